@@ -1,0 +1,61 @@
+package pipeline
+
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Processor handles one input record at a time for a Stage. It is called
+// from the stage's single processing goroutine, never concurrently, in
+// partition offset order.
+//
+// Process reads and writes the keyed state of the record's partition through
+// c, and emits output records through c. Its effects are part of the batch's
+// transaction: they become visible together with the consumed offset, or not
+// at all (and the record is then processed again).
+//
+// Returning an error sends the record to the dead-letter topic; return a
+// *Reject to give a stable reason code and field. A processor that returns an
+// error must not have changed state or emitted output for that record: check
+// first, then write.
+type Processor[S any] interface {
+	Process(c *Context[S], rec *kgo.Record) error
+}
+
+// ProcessorFunc adapts a function to a Processor.
+type ProcessorFunc[S any] func(c *Context[S], rec *kgo.Record) error
+
+// Process implements Processor.
+func (f ProcessorFunc[S]) Process(c *Context[S], rec *kgo.Record) error { return f(c, rec) }
+
+// Context gives a Processor the state of the partition in hand and a way to
+// emit records. It is only valid during the Process call it is passed to.
+type Context[S any] struct {
+	stage *Stage[S]
+	part  *partitionState[S]
+	// emitted counts the records emitted in this batch, per topic.
+	emitted map[string]int
+}
+
+// Get returns the state stored under key, as of this point in the batch.
+func (c *Context[S]) Get(key string) (S, bool) { return c.part.get(key) }
+
+// Put stores v under key. It reaches the changelog and the committed state
+// when the batch commits.
+func (c *Context[S]) Put(key string, v S) { c.part.staged[key] = pending[S]{v: v} }
+
+// Delete removes key; the changelog receives a tombstone.
+func (c *Context[S]) Delete(key string) { c.part.staged[key] = pending[S]{deleted: true} }
+
+// Emit writes a record to topic, partitioned by key (Kafka's default murmur2
+// hash, so topics keyed alike stay co-partitioned). Emit does not block; the
+// record is flushed when the batch's transaction ends.
+func (c *Context[S]) Emit(topic string, key, value []byte) {
+	c.EmitRecord(&kgo.Record{Topic: topic, Key: key, Value: value})
+}
+
+// EmitRecord writes r as it is (headers, timestamp). The runtime owns r
+// afterwards.
+func (c *Context[S]) EmitRecord(r *kgo.Record) {
+	c.emitted[r.Topic]++
+	c.stage.produce(r)
+}

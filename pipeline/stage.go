@@ -1,0 +1,438 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Config describes a stage. Name, Brokers and Inputs are required; every
+// other field has a default.
+type Config struct {
+	// Name identifies the stage in metrics, logs and dead letters, and
+	// derives the defaults below.
+	Name string
+	// Brokers are the seed brokers, host:port.
+	Brokers []string
+	// Inputs are the topics consumed. They must be co-partitioned: same
+	// partition count, records keyed alike.
+	Inputs []string
+	// Group is the consumer group; default "accrue-<Name>".
+	Group string
+	// InstanceID tells instances of a stage apart; it makes the
+	// transactional id "<Group>-<InstanceID>". Keep it stable across restarts
+	// of one instance (a restart then fences its predecessor's open
+	// transaction at once) and unique among running instances. Default: the
+	// host name.
+	InstanceID string
+	// Changelog is the compacted topic backing the state; default
+	// "<Name>.changelog". It must have the inputs' partition count.
+	Changelog string
+	// DeadLetter is the topic for records the processor refuses; default
+	// "<Name>.rejected".
+	DeadLetter string
+	// MaxPollRecords bounds the records of one batch, and so of one
+	// transaction; default 10000.
+	MaxPollRecords int
+	// TransactionTimeout is how long the broker lets a transaction stay
+	// open before aborting it; it bounds how long a crashed instance's
+	// partitions stay blocked. Default 20s.
+	TransactionTimeout time.Duration
+	// SessionTimeout is how long the group waits for a silent member before
+	// reassigning its partitions; default 15s.
+	SessionTimeout time.Duration
+	// ShutdownTimeout bounds the end of the last batch on shutdown; default
+	// 30s.
+	ShutdownTimeout time.Duration
+	// Metrics receives the stage's figures; nil records nothing.
+	Metrics *Metrics
+	// Logger receives the stage's logs; default slog.Default().
+	Logger *slog.Logger
+	// ClientOpts are added to every Kafka client the stage makes (TLS,
+	// SASL, client id, ...).
+	ClientOpts []kgo.Opt
+}
+
+func (c *Config) withDefaults() error {
+	if c.Name == "" {
+		return errors.New("pipeline: stage needs a Name")
+	}
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("pipeline: stage %s: no brokers", c.Name)
+	}
+	if len(c.Inputs) == 0 {
+		return fmt.Errorf("pipeline: stage %s: no input topics", c.Name)
+	}
+	if c.Group == "" {
+		c.Group = "accrue-" + c.Name
+	}
+	if c.InstanceID == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "local"
+		}
+		c.InstanceID = h
+	}
+	if c.Changelog == "" {
+		c.Changelog = c.Name + ".changelog"
+	}
+	if c.DeadLetter == "" {
+		c.DeadLetter = c.Name + ".rejected"
+	}
+	if c.MaxPollRecords <= 0 {
+		c.MaxPollRecords = 10000
+	}
+	if c.TransactionTimeout <= 0 {
+		c.TransactionTimeout = 20 * time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 15 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Stage runs a Processor exactly once over its input topics. Create it with
+// NewStage and start it with Run; a Stage runs once.
+type Stage[S any] struct {
+	cfg   Config
+	codec Codec[S]
+	proc  Processor[S]
+	log   *slog.Logger
+	met   *stageMetrics
+
+	sess  *kgo.GroupTransactSession
+	admin *kgo.Client // plain client: validation, offsets, restore
+
+	// parts holds the state of the partitions this instance owns and has
+	// restored. Only the processing goroutine touches it.
+	parts map[int32]*partitionState[S]
+
+	// dropped collects partitions revoked or lost since the processing
+	// goroutine last looked; the group's callbacks fill it.
+	dropMu  sync.Mutex
+	dropped map[int32]struct{}
+
+	produceErr atomic.Pointer[error]
+	promise    func(*kgo.Record, error)
+
+	ready    atomic.Bool
+	assigned atomic.Bool
+
+	ctx     Context[S]
+	encBuf  []byte
+	nowFunc func() time.Time
+}
+
+// NewStage checks cfg and builds a stage. It does not connect to Kafka.
+func NewStage[S any](cfg Config, codec Codec[S], proc Processor[S]) (*Stage[S], error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	if codec == nil || proc == nil {
+		return nil, fmt.Errorf("pipeline: stage %s: codec and processor are required", cfg.Name)
+	}
+	s := &Stage[S]{
+		cfg: cfg, codec: codec, proc: proc,
+		log:     cfg.Logger.With("stage", cfg.Name, "instance", cfg.InstanceID),
+		met:     cfg.Metrics.forStage(cfg.Name),
+		parts:   make(map[int32]*partitionState[S]),
+		dropped: make(map[int32]struct{}),
+		nowFunc: time.Now,
+	}
+	s.promise = func(_ *kgo.Record, err error) {
+		if err != nil {
+			s.produceErr.CompareAndSwap(nil, &err)
+		}
+	}
+	s.ctx = Context[S]{stage: s, emitted: make(map[string]int)}
+	return s, nil
+}
+
+// Config returns the stage's configuration, defaults filled in.
+func (s *Stage[S]) Config() Config { return s.cfg }
+
+// Ready reports whether the stage has joined its group and holds the
+// restored state of every partition it was given. Safe to call concurrently.
+func (s *Stage[S]) Ready() bool { return s.ready.Load() }
+
+// StateSize is the number of keys in the committed state of the partitions
+// this instance owns. Only meaningful after Run returns (or from a processor).
+func (s *Stage[S]) StateSize() int {
+	n := 0
+	for _, p := range s.parts {
+		n += len(p.committed)
+	}
+	return n
+}
+
+// Run consumes, processes and commits until ctx is cancelled or a fatal
+// error occurs (a transactional producer fenced or failed, topics missing).
+// It blocks; it returns nil after a clean shutdown (see the package doc for
+// the order of steps).
+func (s *Stage[S]) Run(ctx context.Context) error {
+	var err error
+	base := append([]kgo.Opt{kgo.SeedBrokers(s.cfg.Brokers...)}, s.cfg.ClientOpts...)
+	if s.admin, err = kgo.NewClient(base...); err != nil {
+		return fmt.Errorf("stage %s: %w", s.cfg.Name, err)
+	}
+	defer s.admin.Close()
+	if err := s.validate(ctx); err != nil {
+		return err
+	}
+
+	opts := append(base,
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(s.cfg.Inputs...),
+		kgo.TransactionalID(s.cfg.Group+"-"+s.cfg.InstanceID),
+		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
+		kgo.SessionTimeout(s.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(min(3*time.Second, s.cfg.SessionTimeout/5)),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(newStagePartitioner(s.cfg.Changelog)),
+		kgo.ProducerLinger(0),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			s.assigned.Store(true)
+			s.met.rebalance("assigned")
+			s.log.Info("partitions assigned", "partitions", m)
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			s.met.rebalance("revoked")
+			s.drop(m)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			s.met.rebalance("lost")
+			s.drop(m)
+		}),
+	)
+	if s.sess, err = kgo.NewGroupTransactSession(opts...); err != nil {
+		return fmt.Errorf("stage %s: %w", s.cfg.Name, err)
+	}
+	defer s.sess.Close()
+	s.log.Info("stage started", "inputs", s.cfg.Inputs, "group", s.cfg.Group)
+
+	for ctx.Err() == nil {
+		fetches := s.sess.PollRecords(ctx, s.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() {
+			break
+		}
+		var fetchErr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			s.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			if fetchErr == nil && isFatalFetchErr(err) {
+				fetchErr = fmt.Errorf("stage %s: fetch %s/%d: %w", s.cfg.Name, t, p, err)
+			}
+		})
+		if fetchErr != nil {
+			return fetchErr
+		}
+		s.applyDrops()
+		if fetches.NumRecords() == 0 {
+			if s.assigned.Load() {
+				s.ready.Store(true)
+			}
+			continue
+		}
+		if err := s.restoreNew(ctx, fetches); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		s.ready.Store(true)
+		if err := s.runBatch(fetches); err != nil {
+			return err
+		}
+	}
+	s.ready.Store(false)
+	s.log.Info("stage stopping: leaving group")
+	return nil
+}
+
+func isFatalFetchErr(err error) bool {
+	// Errors the client retries by itself (leader moves, unknown topic
+	// while metadata refreshes) are logged only; a data-loss or auth error
+	// means the stage cannot go on correctly.
+	var de *kgo.ErrDataLoss
+	return errors.As(err, &de)
+}
+
+// drop is called from the group's callbacks: the partitions' state must go
+// before they are processed again, since another instance may change it.
+func (s *Stage[S]) drop(m map[string][]int32) {
+	s.dropMu.Lock()
+	defer s.dropMu.Unlock()
+	for _, ps := range m {
+		for _, p := range ps {
+			s.dropped[p] = struct{}{}
+		}
+	}
+	if len(m) > 0 {
+		s.log.Info("partitions revoked", "partitions", m)
+	}
+}
+
+func (s *Stage[S]) applyDrops() {
+	s.dropMu.Lock()
+	defer s.dropMu.Unlock()
+	if len(s.dropped) == 0 {
+		return
+	}
+	for p := range s.dropped {
+		delete(s.parts, p)
+	}
+	clear(s.dropped)
+	s.met.stateSize(s.StateSize())
+}
+
+// validate checks, before anything is consumed, that every topic exists and
+// that the inputs and the changelog are co-partitioned.
+func (s *Stage[S]) validate(ctx context.Context) error {
+	adm := kadm.NewClient(s.admin)
+	topics := append(append([]string{}, s.cfg.Inputs...), s.cfg.Changelog, s.cfg.DeadLetter)
+	td, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("stage %s: list topics: %w", s.cfg.Name, err)
+	}
+	want := -1
+	for _, t := range topics {
+		d, ok := td[t]
+		if !ok || d.Err != nil {
+			return fmt.Errorf("stage %s: topic %q does not exist (create it with `accrue topics create`)", s.cfg.Name, t)
+		}
+		if t == s.cfg.DeadLetter {
+			continue
+		}
+		if want == -1 {
+			want = len(d.Partitions)
+		} else if len(d.Partitions) != want {
+			return fmt.Errorf("stage %s: topic %q has %d partitions, %q has %d: inputs and changelog must be co-partitioned",
+				s.cfg.Name, t, len(d.Partitions), topics[0], want)
+		}
+	}
+	return nil
+}
+
+// runBatch processes one polled batch in one transaction.
+func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
+	start := s.nowFunc()
+	if err := s.sess.Begin(); err != nil {
+		return fmt.Errorf("stage %s: begin transaction: %w", s.cfg.Name, err)
+	}
+	s.produceErr.Store(nil)
+	c := &s.ctx
+	clear(c.emitted)
+	in := make(map[string]int, len(s.cfg.Inputs))
+	var rejects map[string]int
+	records := 0
+	touched := make([]int32, 0, 8)
+
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		touched = appendUnique(touched, fp.Partition)
+		c.part = s.parts[fp.Partition]
+		for _, rec := range fp.Records {
+			if err := s.process(c, rec); err != nil {
+				reason, _ := reasonOf(err)
+				if rejects == nil {
+					rejects = make(map[string]int)
+				}
+				rejects[reason]++
+				c.EmitRecord(deadLetter(s.cfg.DeadLetter, s.cfg.Name, rec, err, s.nowFunc()))
+			}
+		}
+		in[fp.Topic] += len(fp.Records)
+		records += len(fp.Records)
+		last := fp.Records[len(fp.Records)-1]
+		s.met.setLag(fp.Topic, fp.Partition, fp.HighWatermark-last.Offset-1)
+	})
+	for _, p := range touched {
+		s.writeChangelog(c, p, s.parts[p])
+	}
+
+	endCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	try := kgo.TryCommit
+	if perr := s.produceErr.Load(); perr != nil {
+		s.log.Warn("producing failed; aborting the batch", "err", *perr)
+		try = kgo.TryAbort
+	}
+	committed, err := s.sess.End(endCtx, try)
+	for _, p := range touched {
+		if ps := s.parts[p]; ps != nil {
+			if committed {
+				ps.commit()
+			} else {
+				ps.rollback()
+			}
+		}
+	}
+	s.met.batchDone(committed, in, c.emitted, rejects, records, time.Since(start).Seconds())
+	if committed {
+		s.met.stateSize(s.StateSize())
+	} else {
+		s.log.Info("transaction aborted; the batch will be processed again from the committed offsets", "records", records)
+	}
+	if err != nil {
+		return fmt.Errorf("stage %s: end transaction: %w", s.cfg.Name, err)
+	}
+	return nil
+}
+
+// process calls the processor, turning a panic into an error so that one
+// record cannot stop its partition.
+func (s *Stage[S]) process(c *Context[S], rec *kgo.Record) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("processor panicked", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+				"panic", r, "stack", string(debug.Stack()))
+			err = &Reject{Reason: ReasonProcessorPanic, Err: fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	return s.proc.Process(c, rec)
+}
+
+func (s *Stage[S]) writeChangelog(c *Context[S], partition int32, ps *partitionState[S]) {
+	for k, w := range ps.staged {
+		r := &kgo.Record{Topic: s.cfg.Changelog, Partition: partition, Key: []byte(k)}
+		if !w.deleted {
+			r.Value = s.codec.Encode(nil, w.v)
+		}
+		c.EmitRecord(r)
+	}
+}
+
+// produce buffers r in the open transaction. It blocks while the client's
+// buffer is full (Produce, not TryProduce): a batch larger than the buffer
+// must wait, not fail.
+func (s *Stage[S]) produce(r *kgo.Record) { s.sess.Produce(context.Background(), r, s.promise) }
+
+func appendUnique(ps []int32, p int32) []int32 {
+	for _, q := range ps {
+		if q == p {
+			return ps
+		}
+	}
+	return append(ps, p)
+}

@@ -1,0 +1,361 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/accrue/accrue/pipeline"
+	"github.com/accrue/accrue/pipeline/counter"
+	pt "github.com/accrue/accrue/pipeline/pipelinetest"
+)
+
+const (
+	in        = "in"
+	out       = "out"
+	changelog = "count.changelog"
+	dlq       = "count.rejected"
+)
+
+func setup(t *testing.T, brokers []string, partitions int32) {
+	t.Helper()
+	pt.CreateTopics(t, brokers, partitions, []string{in, out, dlq}, changelog)
+}
+
+func newCounter(t *testing.T, brokers []string, instance string, reg prometheus.Registerer, mods ...func(*pipeline.Config)) *pipeline.Stage[int64] {
+	t.Helper()
+	cfg := pipeline.Config{
+		Name: "count", Brokers: brokers, Inputs: []string{in}, InstanceID: instance,
+		MaxPollRecords: 500, SessionTimeout: 2 * time.Second, TransactionTimeout: 5 * time.Second,
+	}
+	if reg != nil {
+		cfg.Metrics = pipeline.NewMetrics(reg)
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	s, err := pipeline.NewStage[int64](cfg, pipeline.Int64Codec{}, &counter.Processor{Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// running starts s and returns a stop function that cancels it and returns
+// Run's error.
+func running(t *testing.T, s interface{ Run(context.Context) error }) func() error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		err := s.Run(ctx)
+		if ctx.Err() == nil {
+			t.Errorf("stage stopped on its own: %v", err)
+		}
+		done <- err
+	}()
+	var stopped atomic.Bool
+	stop := func() error {
+		if stopped.Swap(true) {
+			return nil
+		}
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(60 * time.Second):
+			t.Fatal("stage did not stop within 60s")
+			return nil
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func waitOutput(t *testing.T, brokers []string, n int) []*kgo.Record {
+	t.Helper()
+	var recs []*kgo.Record
+	pt.WaitFor(t, 60*time.Second, strconv.Itoa(n)+" output records", func() bool {
+		recs = pt.ReadAll(t, brokers, out)
+		return len(recs) >= n
+	})
+	return recs
+}
+
+func checkChangelog(t *testing.T, brokers []string, want map[string]int64) {
+	t.Helper()
+	last := pt.LastValues(pt.ReadAll(t, brokers, changelog))
+	if len(last) != len(want) {
+		t.Errorf("changelog holds %d keys, want %d", len(last), len(want))
+	}
+	for k, n := range want {
+		v, err := pipeline.Int64Codec{}.Decode(last[k])
+		if err != nil || v != n {
+			t.Errorf("changelog %s = %d (%v), want %d", k, v, err, n)
+		}
+	}
+}
+
+func TestStageCountsExactlyOnceAndDeadLetters(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	setup(t, brokers, 3)
+	want := pt.ProduceKeyed(t, brokers, in, 0, 3000, 37)
+	// Two records without a key: the processor refuses them.
+	pt.ProduceRaw(t, brokers, in, nil, []byte("no key 1"))
+	pt.ProduceRaw(t, brokers, in, nil, []byte("no key 2"))
+
+	reg := prometheus.NewRegistry()
+	s := newCounter(t, brokers, "a", reg)
+	stop := running(t, s)
+	recs := waitOutput(t, brokers, 3000)
+	pt.WaitFor(t, 30*time.Second, "dead letters", func() bool { return len(pt.ReadAll(t, brokers, dlq)) == 2 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.CheckCounts(recs, want); err != nil {
+		t.Fatal(err)
+	}
+	checkChangelog(t, brokers, want)
+
+	for _, r := range pt.ReadAll(t, brokers, dlq) {
+		reason, _ := pipeline.Header(r, pipeline.HeaderReason)
+		field, _ := pipeline.Header(r, pipeline.HeaderField)
+		topic, _ := pipeline.Header(r, pipeline.HeaderSourceTopic)
+		off, _ := pipeline.Header(r, pipeline.HeaderSourceOffset)
+		if reason != counter.ReasonMissingKey || field != "key" || topic != in || off == "" {
+			t.Errorf("dead letter headers: reason=%q field=%q topic=%q offset=%q", reason, field, topic, off)
+		}
+		if !strings.HasPrefix(string(r.Value), "no key") {
+			t.Errorf("dead letter lost the original bytes: %q", r.Value)
+		}
+	}
+	if got := testutil.ToFloat64(s.Config().Metrics.Rejects("count", counter.ReasonMissingKey)); got != 2 {
+		t.Errorf("rejects metric = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(s.Config().Metrics.RecordsIn("count", in)); got != 3002 {
+		t.Errorf("records in metric = %v, want 3002", got)
+	}
+}
+
+// TestStageTransactionAbortedMidBatch has a second instance join the group
+// while the first is in the middle of a batch: the rebalance revokes
+// partitions under the open transaction, which must abort, leave no trace in
+// the output or the state, and be processed again by whoever owns the
+// partitions next.
+func TestStageTransactionAbortedMidBatch(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	setup(t, brokers, 4)
+	want := pt.ProduceKeyed(t, brokers, in, 0, 4000, 11)
+
+	var b *pipeline.Stage[int64]
+	var midBatch atomic.Bool
+	var seen atomic.Int32
+	count := &counter.Processor{Output: out}
+	a, err := pipeline.NewStage[int64](pipeline.Config{
+		Name: "count", Brokers: brokers, Inputs: []string{in}, InstanceID: "a",
+		MaxPollRecords: 400, SessionTimeout: 2 * time.Second, TransactionTimeout: 5 * time.Second,
+		Metrics: pipeline.NewMetrics(prometheus.NewRegistry()),
+	}, pipeline.Int64Codec{}, pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
+		if seen.Add(1) == 1000 {
+			// Mid-batch: bring in the second instance and hold this
+			// batch until it owns partitions.
+			midBatch.Store(true)
+			stopB := running(t, b)
+			t.Cleanup(func() { _ = stopB() })
+			pt.WaitFor(t, 30*time.Second, "second instance ready", b.Ready)
+		}
+		return count.Process(c, r)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = newCounter(t, brokers, "b", nil)
+	stopA := running(t, a)
+	recs := waitOutput(t, brokers, 4000)
+	if err := stopA(); err != nil {
+		t.Fatal(err)
+	}
+	if !midBatch.Load() {
+		t.Fatal("the second instance never joined mid-batch")
+	}
+	if got := testutil.ToFloat64(a.Config().Metrics.Transactions("count", "aborted")); got < 1 {
+		t.Errorf("aborted transactions metric = %v, want at least 1", got)
+	}
+	if err := pt.CheckCounts(recs, want); err != nil {
+		t.Fatal(err)
+	}
+	checkChangelog(t, brokers, want)
+}
+
+// TestStageAbortsWhenOffsetCommitFails fails the transaction's offset commit:
+// the batch's output was all written but must be discarded.
+func TestStageAbortsWhenOffsetCommitFails(t *testing.T) {
+	c, brokers := pt.Fake(t)
+	setup(t, brokers, 2)
+	want := pt.ProduceKeyed(t, brokers, in, 0, 2000, 7)
+	var failed atomic.Int32
+	c.ControlKey(int16(kmsg.TxnOffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if failed.Add(1) > 2 {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.TxnOffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewTxnOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.RebalanceInProgress.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	s := newCounter(t, brokers, "a", prometheus.NewRegistry())
+	stop := running(t, s)
+	recs := waitOutput(t, brokers, 2000)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.CheckCounts(recs, want); err != nil {
+		t.Fatal(err)
+	}
+	checkChangelog(t, brokers, want)
+	if got := testutil.ToFloat64(s.Config().Metrics.Transactions("count", "aborted")); got < 2 {
+		t.Errorf("aborted transactions metric = %v, want at least 2", got)
+	}
+}
+
+// TestStageRestoresStateAfterRestart stops a stage, produces more, and starts
+// a new instance: its counts must continue from the changelog.
+func TestStageRestoresStateAfterRestart(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	setup(t, brokers, 4)
+	want := pt.ProduceKeyed(t, brokers, in, 0, 1500, 23)
+	stop := running(t, newCounter(t, brokers, "a", nil))
+	waitOutput(t, brokers, 1500)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range pt.ProduceKeyed(t, brokers, in, 1500, 3000, 23) {
+		want[k] += n
+	}
+	s2 := newCounter(t, brokers, "b", nil)
+	stop2 := running(t, s2)
+	recs := waitOutput(t, brokers, 3000)
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.CheckCounts(recs, want); err != nil {
+		t.Fatal(err)
+	}
+	if s2.StateSize() != 23 {
+		t.Errorf("restored instance holds %d keys, want 23", s2.StateSize())
+	}
+	checkChangelog(t, brokers, want)
+}
+
+// TestStageRebalanceBetweenInstances runs two instances in one group and
+// stops one mid-stream; the other takes its partitions and their state.
+func TestStageRebalanceBetweenInstances(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	setup(t, brokers, 6)
+	want := pt.ProduceKeyed(t, brokers, in, 0, 2000, 31)
+	a := newCounter(t, brokers, "a", nil, func(c *pipeline.Config) { c.MaxPollRecords = 100 })
+	b := newCounter(t, brokers, "b", nil, func(c *pipeline.Config) { c.MaxPollRecords = 100 })
+	stopA := running(t, a)
+	stopB := running(t, b)
+	waitOutput(t, brokers, 1000)
+	if err := stopA(); err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range pt.ProduceKeyed(t, brokers, in, 2000, 4000, 31) {
+		want[k] += n
+	}
+	recs := waitOutput(t, brokers, 4000)
+	if err := stopB(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.CheckCounts(recs, want); err != nil {
+		t.Fatal(err)
+	}
+	checkChangelog(t, brokers, want)
+}
+
+func TestStagePanicGoesToDeadLetter(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	setup(t, brokers, 1)
+	pt.ProduceRaw(t, brokers, in, []byte("a"), []byte("boom"))
+	pt.ProduceRaw(t, brokers, in, []byte("a"), []byte("fine"))
+	s, err := pipeline.NewStage[int64](pipeline.Config{Name: "count", Brokers: brokers, Inputs: []string{in}},
+		pipeline.Int64Codec{}, pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
+			if string(r.Value) == "boom" {
+				panic("bad record")
+			}
+			c.Emit(out, r.Key, r.Value)
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, s)
+	waitOutput(t, brokers, 1)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	d := pt.ReadAll(t, brokers, dlq)
+	if len(d) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(d))
+	}
+	if r, _ := pipeline.Header(d[0], pipeline.HeaderReason); r != pipeline.ReasonProcessorPanic {
+		t.Errorf("reason %q, want %q", r, pipeline.ReasonProcessorPanic)
+	}
+}
+
+func TestStageRefusesTopicsNotCoPartitioned(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	pt.CreateTopics(t, brokers, 3, []string{in, out, dlq})
+	pt.CreateTopics(t, brokers, 2, nil, changelog)
+	err := newCounter(t, brokers, "a", nil).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "co-partitioned") {
+		t.Fatalf("want a co-partitioning error, got %v", err)
+	}
+}
+
+func TestStageRefusesMissingTopic(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	pt.CreateTopics(t, brokers, 1, []string{in, out})
+	err := newCounter(t, brokers, "a", nil).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("want a missing topic error, got %v", err)
+	}
+}
+
+func TestNewStageNeedsNameBrokersInputs(t *testing.T) {
+	for _, cfg := range []pipeline.Config{
+		{Brokers: []string{"x"}, Inputs: []string{"a"}},
+		{Name: "n", Inputs: []string{"a"}},
+		{Name: "n", Brokers: []string{"x"}},
+	} {
+		if _, err := pipeline.NewStage[int64](cfg, pipeline.Int64Codec{}, &counter.Processor{}); err == nil {
+			t.Errorf("config %+v accepted", cfg)
+		}
+	}
+	var rj *pipeline.Reject
+	if !errors.As(error(pipeline.Rejectf("r", "f", "m")), &rj) {
+		t.Error("Rejectf does not build a *Reject")
+	}
+}

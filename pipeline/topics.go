@@ -1,0 +1,102 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Topic is one topic of accrue's topology.
+type Topic struct {
+	Name string
+	// Compacted topics keep the last record per key (reference data,
+	// programs, state changelogs); the others are deleted by retention.
+	Compacted bool
+	// Partitions overrides the catalogue's default count; 0 takes it.
+	// Topics a keyed stage reads together share the default count.
+	Partitions int32
+	// Doc says what the topic carries.
+	Doc string
+}
+
+// Topics is the catalogue of every topic accrue uses. Keyed topics that a
+// stage reads together take the same (default) partition count, so that
+// they stay co-partitioned.
+var Topics = []Topic{
+	{Name: "sales.raw", Doc: "source records as they arrive from CRM, ERP, POS, webhooks and file imports"},
+	{Name: "sales.credited", Doc: "canonical, linked sale events, keyed by recipient rep"},
+	{Name: "sales.rejected", Doc: "dead letters of ingest: original bytes plus reason, field, message, source position"},
+	{Name: "ref.reps", Compacted: true, Doc: "reps and their history (role, team, manager), keyed by rep_id"},
+	{Name: "ref.products", Compacted: true, Doc: "products, keyed by product_id"},
+	{Name: "ref.accounts", Compacted: true, Doc: "accounts, keyed by account_id"},
+	{Name: "ref.fx", Compacted: true, Doc: "exchange rates, keyed by from/to/valid_from"},
+	{Name: "ref.identities", Compacted: true, Doc: "source identities of reps, keyed by source/identity"},
+	{Name: "programs", Compacted: true, Doc: "published program documents, keyed by program id"},
+	{Name: "accruals", Doc: "accrual deltas per program, rep and period"},
+	{Name: "attainment", Doc: "attainment snapshots per program, rep and period"},
+	{Name: "nudges", Doc: "nudge events for the notification service"},
+	{Name: "awards", Doc: "badges and certificates"},
+	{Name: "payouts.payable", Doc: "earned amounts that became payable, keyed by rep"},
+	{Name: "payouts.instructions", Doc: "payout instructions with idempotency keys"},
+	{Name: "payouts.results", Doc: "results reported by payout services"},
+	{Name: "wallet.redemptions", Doc: "redemption requests, keyed by rep"},
+	{Name: "wallet.bank-accounts", Compacted: true, Doc: "bank accounts and their verification, keyed by rep"},
+	{Name: "accrue.rejected", Doc: "dead letters of the accrual stage"},
+	{Name: "accrue.changelog", Compacted: true, Doc: "state changelog of the accrual stage"},
+	{Name: "wallet.rejected", Doc: "dead letters of the wallet stage"},
+	{Name: "wallet.changelog", Compacted: true, Doc: "state changelog of the wallet stage"},
+}
+
+// StageTopics returns the changelog (compacted) and dead-letter topics of a
+// stage named name with the default names of Config.
+func StageTopics(name string) []Topic {
+	return []Topic{
+		{Name: name + ".changelog", Compacted: true, Doc: "state changelog of stage " + name},
+		{Name: name + ".rejected", Doc: "dead letters of stage " + name},
+	}
+}
+
+// CreateResult says what CreateTopics did with one topic.
+type CreateResult struct {
+	Topic      string
+	Partitions int32
+	Created    bool // false: it existed already
+}
+
+// CreateTopics creates every topic of ts that does not exist yet, with
+// partitions (or the topic's own count) and replication factor rf (-1: the
+// broker's default). Existing topics are left as they are; it is safe to run
+// again. Compacted topics get cleanup.policy=compact.
+func CreateTopics(ctx context.Context, adm *kadm.Client, ts []Topic, partitions int32, rf int16) ([]CreateResult, error) {
+	sorted := append([]Topic(nil), ts...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	var out []CreateResult
+	var errs []error
+	for _, t := range sorted {
+		n := t.Partitions
+		if n == 0 {
+			n = partitions
+		}
+		cfg := map[string]*string{}
+		if t.Compacted {
+			compact := "compact"
+			cfg["cleanup.policy"] = &compact
+		}
+		resp, err := adm.CreateTopic(ctx, n, rf, cfg, t.Name)
+		switch {
+		case err == nil && resp.Err == nil:
+			out = append(out, CreateResult{Topic: t.Name, Partitions: n, Created: true})
+		case errors.Is(err, kerr.TopicAlreadyExists) || errors.Is(resp.Err, kerr.TopicAlreadyExists):
+			out = append(out, CreateResult{Topic: t.Name, Partitions: n})
+		case err != nil:
+			errs = append(errs, fmt.Errorf("create %s: %w", t.Name, err))
+		default:
+			errs = append(errs, fmt.Errorf("create %s: %w", t.Name, resp.Err))
+		}
+	}
+	return out, errors.Join(errs...)
+}
