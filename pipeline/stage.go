@@ -60,6 +60,9 @@ type Config struct {
 	// ClientOpts are added to every Kafka client the stage makes (TLS,
 	// SASL, client id, ...).
 	ClientOpts []kgo.Opt
+	// SessionOpts are added to the group session's client only (hooks
+	// such as kprom's, which expect one client).
+	SessionOpts []kgo.Opt
 }
 
 func (c *Config) withDefaults() error {
@@ -195,7 +198,7 @@ func (s *Stage[S]) Run(ctx context.Context) error {
 		return err
 	}
 
-	opts := append(base,
+	opts := append(append(base, s.cfg.SessionOpts...),
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Inputs...),
 		kgo.TransactionalID(s.cfg.Group+"-"+s.cfg.InstanceID),
@@ -435,4 +438,15 @@ func appendUnique(ps []int32, p int32) []int32 {
 		}
 	}
 	return append(ps, p)
+}
+
+// EachState calls fn for every key in the committed state of the partitions
+// this instance owns. Call it from a processor, or after Run has returned:
+// it is not safe concurrently with Run.
+func (s *Stage[S]) EachState(fn func(partition int32, key string, v S)) {
+	for p, ps := range s.parts {
+		for k, v := range ps.committed {
+			fn(p, k, v)
+		}
+	}
 }
