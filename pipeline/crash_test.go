@@ -77,6 +77,9 @@ type crashEnv struct {
 }
 
 func newCrashEnv(t *testing.T, partitions int32) *crashEnv {
+	if testing.Short() {
+		t.Skip("crash tests run real processes against a real broker; not in -short")
+	}
 	brokers := pt.RealBrokers(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	e := &crashEnv{

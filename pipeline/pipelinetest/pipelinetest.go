@@ -22,13 +22,26 @@ import (
 // failure: CI must never pass by skipping.
 func RealBrokers(tb testing.TB) []string {
 	tb.Helper()
+	if os.Getenv("ACCRUE_KAFKA_BROKERS") == "" && startKafka != nil {
+		return startKafka(tb)
+	}
 	return requireEnv(tb, "ACCRUE_KAFKA_BROKERS", "Kafka (deploy/local/stack.sh up kafka)")
 }
+
+// startKafka and startClickHouse start servers in containers; they are set
+// only in builds with the "containers" tag (containers.go).
+var (
+	startKafka      func(testing.TB) []string
+	startClickHouse func(testing.TB) string
+)
 
 // ClickHouseAddr returns ACCRUE_CLICKHOUSE_ADDR with the same rule as
 // RealBrokers.
 func ClickHouseAddr(tb testing.TB) string {
 	tb.Helper()
+	if os.Getenv("ACCRUE_CLICKHOUSE_ADDR") == "" && startClickHouse != nil {
+		return startClickHouse(tb)
+	}
 	return requireEnv(tb, "ACCRUE_CLICKHOUSE_ADDR", "ClickHouse (deploy/local/stack.sh up clickhouse)")[0]
 }
 

@@ -1,0 +1,42 @@
+# The two commands of the README's quick start, and a few more.
+#   make demo    the whole flow on the embedded broker, live summary until Ctrl-C
+#   make test    the whole test suite against real Kafka and ClickHouse
+SHELL := /bin/bash
+GO ?= go
+STACK := deploy/local/stack.sh
+
+.PHONY: demo test test-unit bench build stack-up stack-down vet
+
+build:
+	$(GO) build -o bin/accrue ./cmd/accrue
+
+# The demo runs on franz-go's in-process kfake broker; ClickHouse comes from
+# the local stack.
+demo: build
+	$(STACK) up clickhouse
+	eval "$$($(STACK) env)" && ./bin/accrue demo $(DEMO_ARGS)
+
+# Brings up the real servers (installing what is missing), then runs every
+# test against them. CI=true turns a missing server into a failure.
+test: vet
+	$(STACK) up
+	eval "$$($(STACK) env)" && $(GO) test -count=1 -timeout 40m $(TEST_ARGS) ./...
+
+# Unit tests only (kfake, no servers).
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags containers ./pipeline/...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+
+bench:
+	$(STACK) up kafka
+	eval "$$($(STACK) env)" && $(GO) test ./benchmarks -run '^$$' -bench . -benchtime 3x -timeout 30m | tee benchmarks/results/latest.txt
+
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down

@@ -1,0 +1,3 @@
+// Package benchmarks measures accrue against its baselines in the same run.
+// See README.md beside this file for the commands and the figures.
+package benchmarks

@@ -1,0 +1,201 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/pipeline"
+	pt "github.com/accrue/accrue/pipeline/pipelinetest"
+)
+
+// BenchmarkRuntimeVsPlain measures the records/s of a pipeline.Stage with a
+// trivial operator (re-emit each record) against a hand-written franz-go
+// GroupTransactSession consume-transform-produce loop doing the same, with
+// the same client settings, alternating in one run so that both see the
+// same machine. It reports both rates and their ratio (stage/plain).
+//
+//	go test ./benchmarks -run '^$' -bench RuntimeVsPlain -benchtime 3x
+//
+// The kafka case needs ACCRUE_KAFKA_BROKERS (deploy/local/stack.sh up kafka).
+func BenchmarkRuntimeVsPlain(b *testing.B) {
+	b.Run("kfake", func(b *testing.B) {
+		_, brokers := pt.Fake(b)
+		runVersus(b, brokers, 300_000)
+	})
+	b.Run("kafka", func(b *testing.B) {
+		runVersus(b, pt.RealBrokers(b), 300_000)
+	})
+}
+
+const (
+	benchPartitions = 6
+	benchBatch      = 10_000
+	benchValueBytes = 100
+)
+
+func runVersus(b *testing.B, brokers []string, n int) {
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	input := "bench-in-" + suffix
+	pt.CreateTopics(b, brokers, benchPartitions, []string{input})
+	produceInput(b, brokers, input, n)
+
+	var plainDur, stageDur time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		round := fmt.Sprintf("%s-%d", suffix, i)
+		plainDur += runPlain(b, brokers, input, round, n)
+		stageDur += runStage(b, brokers, input, round, n)
+	}
+	b.StopTimer()
+	plain := float64(n*b.N) / plainDur.Seconds()
+	stage := float64(n*b.N) / stageDur.Seconds()
+	b.ReportMetric(plain, "plain_rec/s")
+	b.ReportMetric(stage, "stage_rec/s")
+	b.ReportMetric(stage/plain, "ratio")
+	b.ReportMetric(0, "ns/op") // the rates above are the figures
+}
+
+func produceInput(b *testing.B, brokers []string, topic string, n int) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	val := make([]byte, benchValueBytes)
+	for i := range val {
+		val[i] = 'a' + byte(i%26)
+	}
+	for i := 0; i < n; i++ {
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(pt.Key(i, 10_000)), Value: val}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// commonOpts are the client settings both contenders use (the stage sets
+// the same ones internally).
+func commonOpts(brokers []string, group, txnID, input string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(input),
+		kgo.TransactionalID(txnID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ProducerLinger(0),
+		kgo.TransactionTimeout(20 * time.Second),
+		kgo.SessionTimeout(15 * time.Second),
+		kgo.HeartbeatInterval(3 * time.Second),
+	}
+}
+
+// runPlain is the baseline: the consume-transform-produce loop of franz-go's
+// GroupTransactSession documentation. The clock starts at the first record.
+func runPlain(b *testing.B, brokers []string, input, round string, n int) time.Duration {
+	output := "bench-plain-out-" + round
+	pt.CreateTopics(b, brokers, benchPartitions, []string{output})
+	sess, err := kgo.NewGroupTransactSession(commonOpts(brokers, "bench-plain-"+round, "bench-plain-"+round, input)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sess.Close()
+	ctx := context.Background()
+	var start time.Time
+	done := 0
+	for done < n {
+		fs := sess.PollRecords(ctx, benchBatch)
+		if err := fs.Err0(); err != nil {
+			b.Fatal(err)
+		}
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if start.IsZero() {
+			start = time.Now()
+		}
+		if err := sess.Begin(); err != nil {
+			b.Fatal(err)
+		}
+		var perr atomic.Pointer[error]
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Topic: output, Key: r.Key, Value: r.Value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					perr.CompareAndSwap(nil, &err)
+				}
+			})
+		})
+		try := kgo.TryCommit
+		if perr.Load() != nil {
+			try = kgo.TryAbort
+		}
+		committed, err := sess.End(ctx, try)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if committed {
+			done += fs.NumRecords()
+		}
+	}
+	return time.Since(start)
+}
+
+// runStage runs the same work through pipeline.Stage. The clock starts at
+// the first record processed and stops when the committed-input counter
+// reaches n.
+func runStage(b *testing.B, brokers []string, input, round string, n int) time.Duration {
+	name := "bench-stage-" + round
+	output := name + "-out"
+	pt.CreateTopics(b, brokers, benchPartitions, []string{output, name + ".rejected"}, name+".changelog")
+	met := pipeline.NewMetrics(prometheus.NewRegistry())
+	var started atomic.Int64
+	st, err := pipeline.NewStage[[]byte](pipeline.Config{
+		Name: name, Brokers: brokers, Inputs: []string{input}, Group: name, InstanceID: "0",
+		MaxPollRecords: benchBatch, Metrics: met, Logger: slog.New(slog.DiscardHandler),
+	}, pipeline.BytesCodec{}, pipeline.ProcessorFunc[[]byte](func(c *pipeline.Context[[]byte], r *kgo.Record) error {
+		if started.Load() == 0 {
+			started.Store(time.Now().UnixNano())
+		}
+		c.Emit(output, r.Key, r.Value)
+		return nil
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- st.Run(ctx) }()
+	in := met.RecordsIn(name, input)
+	for counterValue(in) < float64(n) {
+		select {
+		case err := <-errc:
+			b.Fatalf("stage stopped: %v", err)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	d := time.Since(time.Unix(0, started.Load()))
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}
