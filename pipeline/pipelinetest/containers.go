@@ -11,16 +11,21 @@ package pipelinetest
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
-	"github.com/testcontainers/testcontainers-go/modules/kafka"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 const (
+	// The broker advertises the host port it is published on, so that port
+	// is fixed rather than picked by Docker.
+	kafkaHostPort   = "39092"
 	kafkaImage      = "apache/kafka:4.1.1"
 	clickhouseImage = "clickhouse/clickhouse-server:24.8"
 )
@@ -39,12 +44,38 @@ func init() {
 		kafkaOnce.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			c, err := kafka.Run(ctx, kafkaImage, kafka.WithClusterID("accrue-test"))
+			_, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+				ContainerRequest: testcontainers.ContainerRequest{
+					Image:        kafkaImage,
+					ExposedPorts: []string{"9092/tcp"},
+					Env: map[string]string{
+						// The image's single-node KRaft defaults, with the
+						// advertised listener on the published port.
+						"KAFKA_NODE_ID":                                  "1",
+						"KAFKA_PROCESS_ROLES":                            "broker,controller",
+						"KAFKA_LISTENERS":                                "PLAINTEXT://:9092,CONTROLLER://:9093",
+						"KAFKA_ADVERTISED_LISTENERS":                     "PLAINTEXT://127.0.0.1:" + kafkaHostPort,
+						"KAFKA_CONTROLLER_LISTENER_NAMES":                "CONTROLLER",
+						"KAFKA_CONTROLLER_QUORUM_VOTERS":                 "1@localhost:9093",
+						"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":         "1",
+						"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+						"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":            "1",
+						"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS":         "0",
+					},
+					HostConfigModifier: func(hc *container.HostConfig) {
+						hc.PortBindings = network.PortMap{
+							network.MustParsePort("9092/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: kafkaHostPort}},
+						}
+					},
+					WaitingFor: wait.ForLog("Kafka Server started"),
+				},
+				Started: true,
+			})
 			if err != nil {
 				kafkaErr = fmt.Errorf("start kafka container: %w", err)
 				return
 			}
-			kafkaAddr, kafkaErr = c.Brokers(ctx)
+			kafkaAddr = []string{"127.0.0.1:" + kafkaHostPort}
 		})
 		if kafkaErr != nil {
 			tb.Fatal(kafkaErr)
