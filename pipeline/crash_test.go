@@ -62,6 +62,7 @@ func accrueBinary(t *testing.T) string {
 type countProc struct {
 	t        *testing.T
 	instance string
+	logPath  string
 	cmd      *exec.Cmd
 	stdout   bytes.Buffer
 	done     chan error
@@ -97,7 +98,7 @@ func (e *crashEnv) start(instance string) *countProc {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p := &countProc{t: e.t, instance: instance, done: make(chan error, 1)}
+	p := &countProc{t: e.t, instance: instance, logPath: logf.Name(), done: make(chan error, 1)}
 	p.cmd = exec.Command(e.bin, "--brokers", e.brokers[0], "--log-level", "info",
 		"stage", "count", "--name", e.name, "--input", e.input, "--output", e.output,
 		"--instance-id", instance, "--admin-addr", "",
@@ -137,6 +138,16 @@ func (p *countProc) stop() (keys, total int64) {
 		p.t.Fatalf("instance %s printed %q: %v", p.instance, p.stdout.String(), err)
 	}
 	return s.Keys, s.Total
+}
+
+// died fails the test with the end of the process's log.
+func (p *countProc) died() {
+	p.t.Helper()
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	p.t.Fatalf("instance %s died on its own; the end of its log:\n%s", p.instance, b)
 }
 
 // alive reports whether the process is still running; a stage that died on
@@ -198,7 +209,7 @@ func (e *crashEnv) waitOutput(n int, procs ...*countProc) []*kgo.Record {
 		}
 		for _, p := range procs {
 			if !p.alive() {
-				e.t.Fatalf("instance %s died on its own; logs in %s", p.instance, e.logDir)
+				p.died()
 			}
 		}
 		if time.Now().After(deadline) {
@@ -261,7 +272,7 @@ func TestCrashSingleInstanceKilledRepeatedly(t *testing.T) {
 	for want == nil || kills < 6 {
 		time.Sleep(time.Duration(300+rng.Intn(2700)) * time.Millisecond)
 		if !p.alive() {
-			t.Fatalf("instance died on its own; logs in %s", e.logDir)
+			p.died()
 		}
 		p.kill()
 		kills++
@@ -290,7 +301,7 @@ func TestCrashTwoInstancesOneKilledMidStream(t *testing.T) {
 	a.kill() // b must take a's partitions, restore their state and go on
 	pause(8000, 4000)
 	if !b.alive() {
-		t.Fatalf("b died; logs in %s", e.logDir)
+		b.died()
 	}
 	a = e.start("a") // a comes back: another rebalance and restore
 	pause(3000, 3000)

@@ -50,6 +50,9 @@ type Config struct {
 	// SessionTimeout is how long the group waits for a silent member before
 	// reassigning its partitions; default 15s.
 	SessionTimeout time.Duration
+	// TopicWait is how long Run waits for missing topics to appear (they
+	// may be being created) before it fails; default 30s.
+	TopicWait time.Duration
 	// ShutdownTimeout bounds the end of the last batch on shutdown; default
 	// 30s.
 	ShutdownTimeout time.Duration
@@ -99,6 +102,9 @@ func (c *Config) withDefaults() error {
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 15 * time.Second
+	}
+	if c.TopicWait <= 0 {
+		c.TopicWait = 30 * time.Second
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
@@ -307,9 +313,35 @@ func (s *Stage[S]) applyDrops() {
 	s.met.stateSize(s.StateSize())
 }
 
+// errTopicMissing marks a validation failure that may pass once topics being
+// created appear.
+var errTopicMissing = errors.New("topic does not exist")
+
 // validate checks, before anything is consumed, that every topic exists and
-// that the inputs and the changelog are co-partitioned.
+// that the inputs and the changelog are co-partitioned. It waits up to
+// TopicWait for missing topics: a topic just created may not be in the
+// brokers' metadata yet.
 func (s *Stage[S]) validate(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.TopicWait)
+	logged := false
+	for {
+		err := s.validateOnce(ctx)
+		if err == nil || !errors.Is(err, errTopicMissing) || time.Now().After(deadline) {
+			return err
+		}
+		if !logged {
+			s.log.Info("waiting for topics", "err", err, "up_to", s.cfg.TopicWait)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Stage[S]) validateOnce(ctx context.Context) error {
 	adm := kadm.NewClient(s.admin)
 	topics := append(append([]string{}, s.cfg.Inputs...), s.cfg.Changelog, s.cfg.DeadLetter)
 	td, err := adm.ListTopics(ctx, topics...)
@@ -320,7 +352,7 @@ func (s *Stage[S]) validate(ctx context.Context) error {
 	for _, t := range topics {
 		d, ok := td[t]
 		if !ok || d.Err != nil {
-			return fmt.Errorf("stage %s: topic %q does not exist (create it with `accrue topics create`)", s.cfg.Name, t)
+			return fmt.Errorf("stage %s: %w: %q (create it with `accrue topics create`)", s.cfg.Name, errTopicMissing, t)
 		}
 		if t == s.cfg.DeadLetter {
 			continue

@@ -338,7 +338,7 @@ func TestStageRefusesTopicsNotCoPartitioned(t *testing.T) {
 func TestStageRefusesMissingTopic(t *testing.T) {
 	_, brokers := pt.Fake(t)
 	pt.CreateTopics(t, brokers, 1, []string{in, out})
-	err := newCounter(t, brokers, "a", nil).Run(context.Background())
+	err := newCounter(t, brokers, "a", nil, func(c *pipeline.Config) { c.TopicWait = 300 * time.Millisecond }).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("want a missing topic error, got %v", err)
 	}
