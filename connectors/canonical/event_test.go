@@ -1,0 +1,138 @@
+package canonical
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+const example = `{
+  "event_id": "erp-eu:SO-1001:sale", "source": "erp-eu", "txn_id": "SO-1001", "type": "sale",
+  "ref_txn_id": null, "event_time": "2026-11-03T10:15:00Z", "rep_id": "R-17", "account_id": "A-3",
+  "product_id": "P-9", "quantity": "2",
+  "amount": {"value": "1250.00", "currency": "EUR"}, "margin": {"value": "300.00", "currency": "EUR"},
+  "splits": [{"rep_id": "R-17", "share": "0.6"}, {"rep_id": "R-22", "share": "0.4"}],
+  "attributes": {"channel": "online"}
+}`
+
+func TestEventRoundTrip(t *testing.T) {
+	var e Event
+	if err := json.Unmarshal([]byte(example), &e); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if e.Amount.Value.String() != "1250" || e.Amount.Value.Exponent() != -2 || e.Margin.Currency != "EUR" ||
+		!e.EventTime.Equal(time.Date(2026, 11, 3, 10, 15, 0, 0, time.UTC)) || len(e.Splits) != 2 ||
+		e.Attributes["channel"] != "online" || e.Quantity.Decimal.String() != "2" {
+		t.Fatalf("decoded %+v", e)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"value":"1250.00"`) || !strings.Contains(string(b), `"ref_txn_id":null`) {
+		t.Errorf("encoded %s", b)
+	}
+	var back Event
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := json.Marshal(back)
+	if string(b) != string(b2) {
+		t.Errorf("not stable:\n%s\n%s", b, b2)
+	}
+}
+
+func TestEventDecodeErrorsNameTheField(t *testing.T) {
+	for _, c := range []struct{ in, field string }{
+		{`{"amount": {"value": 12.5, "currency": "EUR"}}`, "amount.value"},
+		{`{"amount": {"value": "1e3", "currency": "EUR"}}`, "amount.value"},
+		{`{"amount": {"value": "", "currency": "EUR"}}`, "amount.value"},
+		{`{"event_time": "yesterday", "amount": {"value": "1", "currency": "EUR"}}`, "event_time"},
+		{`{"quantity": "two", "amount": {"value": "1", "currency": "EUR"}}`, "quantity"},
+		{`{"splits": [{"rep_id": "a", "share": "x"}], "amount": {"value": "1", "currency": "EUR"}}`, "splits[0].share"},
+		{`{"margin": {"value": "NaN", "currency": "EUR"}, "amount": {"value": "1", "currency": "EUR"}}`, "margin.value"},
+	} {
+		var e Event
+		err := json.Unmarshal([]byte(c.in), &e)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: got %v, want an error on %s", c.in, err, c.field)
+		}
+	}
+}
+
+func valid() Event {
+	return Event{Source: "crm", TxnID: "T1", Type: Sale, EventTime: time.Unix(1e9, 0), RepID: "R1",
+		Amount: Money{Value: decimal.RequireFromString("10.00"), Currency: "USD"}}
+}
+
+func TestValidate(t *testing.T) {
+	d := decimal.RequireFromString
+	for _, c := range []struct {
+		name  string
+		mod   func(*Event)
+		field string
+	}{
+		{"ok", func(*Event) {}, ""},
+		{"no source", func(e *Event) { e.Source = "" }, "source"},
+		{"no txn", func(e *Event) { e.TxnID = "" }, "txn_id"},
+		{"bad type", func(e *Event) { e.Type = "refund" }, "type"},
+		{"no time", func(e *Event) { e.EventTime = time.Time{} }, "event_time"},
+		{"return without ref", func(e *Event) { e.Type = Return }, "ref_txn_id"},
+		{"cancel with ref", func(e *Event) { e.Type = Cancel; e.RefTxnID = "T0" }, ""},
+		{"no rep", func(e *Event) { e.RepID = "" }, "rep_id"},
+		{"splits instead of rep", func(e *Event) {
+			e.RepID = ""
+			e.Splits = []Split{{"a", d("0.5")}, {"b", d("0.5")}}
+		}, ""},
+		{"no currency", func(e *Event) { e.Amount.Currency = "" }, "amount.currency"},
+		{"negative sale", func(e *Event) { e.Amount.Value = d("-1") }, "amount.value"},
+		{"negative adjustment", func(e *Event) { e.Type = Adjustment; e.Amount.Value = d("-1") }, ""},
+		{"margin without currency", func(e *Event) { e.Margin = &Money{Value: d("1")} }, "margin.currency"},
+		{"negative quantity", func(e *Event) { e.Quantity = decimal.NewNullDecimal(d("-2")) }, "quantity"},
+		{"split share zero", func(e *Event) { e.Splits = []Split{{"a", d("0")}, {"b", d("1")}} }, "splits[0].share"},
+		{"split without rep", func(e *Event) { e.Splits = []Split{{"", d("1")}} }, "splits[0].rep_id"},
+		{"splits not summing to 1", func(e *Event) { e.Splits = []Split{{"a", d("0.6")}, {"b", d("0.3")}} }, "splits"},
+	} {
+		e := valid()
+		c.mod(&e)
+		err := e.Validate()
+		var fe *FieldError
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%s: unexpected %v", c.name, err)
+		case c.field != "" && (!errors.As(err, &fe) || fe.Field != c.field):
+			t.Errorf("%s: got %v, want an error on %s", c.name, err, c.field)
+		}
+	}
+}
+
+func FuzzEventJSON(f *testing.F) {
+	f.Add([]byte(example))
+	f.Add([]byte(`{"amount":{"value":"-0.000","currency":"JPY"},"splits":[]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e Event
+		if err := json.Unmarshal(b, &e); err != nil {
+			return
+		}
+		out, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("decoded event does not encode: %v", err)
+		}
+		var back Event
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("encoded event does not decode: %v\n%s", err, out)
+		}
+		if !back.Amount.Value.Equal(e.Amount.Value) || back.Key() != e.Key() {
+			t.Fatalf("round trip changed the event:\n%s", out)
+		}
+	})
+}
