@@ -34,6 +34,8 @@ type Context[S any] struct {
 	part  *partitionState[S]
 	// emitted counts the records emitted in this batch, per topic.
 	emitted map[string]int
+	// rejects counts the dead letters of this batch, per reason.
+	rejects map[string]int
 }
 
 // Get returns the state stored under key, as of this point in the batch.
@@ -58,4 +60,23 @@ func (c *Context[S]) Emit(topic string, key, value []byte) {
 func (c *Context[S]) EmitRecord(r *kgo.Record) {
 	c.emitted[r.Topic]++
 	c.stage.produce(r)
+}
+
+// DeadLetter sends value, a part of rec that could not be processed (one
+// line of a multi-record payload, say), to the stage's dead-letter topic
+// with rec's source position, err's reason and field, and extra headers
+// (such as the line). It counts as a reject of the stage. Use it when one
+// input record holds several records of which only some fail; return an
+// error from Process when the whole record fails.
+func (c *Context[S]) DeadLetter(rec *kgo.Record, value []byte, err error, extra ...kgo.RecordHeader) {
+	part := *rec
+	part.Value = value
+	dl := deadLetter(c.stage.cfg.DeadLetter, c.stage.cfg.Name, &part, err, c.stage.nowFunc())
+	dl.Headers = append(dl.Headers, extra...)
+	reason, _ := reasonOf(err)
+	if c.rejects == nil {
+		c.rejects = make(map[string]int)
+	}
+	c.rejects[reason]++
+	c.EmitRecord(dl)
 }

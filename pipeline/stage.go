@@ -376,8 +376,8 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 	s.produceErr.Store(nil)
 	c := &s.ctx
 	clear(c.emitted)
+	clear(c.rejects)
 	in := make(map[string]int, len(s.cfg.Inputs))
-	var rejects map[string]int
 	records := 0
 	touched := make([]int32, 0, 8)
 
@@ -390,10 +390,10 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 		for _, rec := range fp.Records {
 			if err := s.process(c, rec); err != nil {
 				reason, _ := reasonOf(err)
-				if rejects == nil {
-					rejects = make(map[string]int)
+				if c.rejects == nil {
+					c.rejects = make(map[string]int)
 				}
-				rejects[reason]++
+				c.rejects[reason]++
 				c.EmitRecord(deadLetter(s.cfg.DeadLetter, s.cfg.Name, rec, err, s.nowFunc()))
 			}
 		}
@@ -423,7 +423,7 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 			}
 		}
 	}
-	s.met.batchDone(committed, in, c.emitted, rejects, records, time.Since(start).Seconds())
+	s.met.batchDone(committed, in, c.emitted, c.rejects, records, time.Since(start).Seconds())
 	if committed {
 		s.met.stateSize(s.StateSize())
 	} else {

@@ -27,7 +27,9 @@ type Topic struct {
 // stage reads together take the same (default) partition count, so that
 // they stay co-partitioned.
 var Topics = []Topic{
-	{Name: "sales.raw", Doc: "source records as they arrive from CRM, ERP, POS, webhooks and file imports"},
+	{Name: "sales.raw", Doc: "source records as they arrive (one raw topic per source is also fine: raw.<source>)"},
+	{Name: "sales.canonical", Doc: "mapped and sanitized canonical sale events, keyed by source:txn_id (the dedupe identity)"},
+	{Name: "sales.clean", Doc: "canonical sale events after deduplication, keyed by source:txn_id"},
 	{Name: "sales.credited", Doc: "canonical, linked sale events, keyed by recipient rep"},
 	{Name: "sales.rejected", Doc: "dead letters of ingest: original bytes plus reason, field, message, source position"},
 	{Name: "ref.reps", Compacted: true, Doc: "reps and their history (role, team, manager), keyed by rep_id"},
