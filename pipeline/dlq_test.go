@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/accrue/accrue/pipeline"
@@ -78,5 +81,46 @@ func TestDeadLetterExportFixReplay(t *testing.T) {
 	}
 	if replayed != 2 {
 		t.Errorf("%d replayed records on the source topic, want 2", replayed)
+	}
+}
+
+// TestContextDeadLetterForPartOfARecord rejects one line of a two-line
+// record: the other line is processed, the rejected one is kept with its
+// line, and the reject is counted.
+func TestContextDeadLetterForPartOfARecord(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	setup(t, brokers, 1)
+	pt.ProduceRaw(t, brokers, in, []byte("k"), []byte("good\nbad"))
+	met := pipeline.NewMetrics(prometheus.NewRegistry())
+	s, err := pipeline.NewStage[int64](pipeline.Config{Name: "count", Brokers: brokers, Inputs: []string{in}, Metrics: met},
+		pipeline.Int64Codec{}, pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
+			for i, line := range bytes.Split(r.Value, []byte("\n")) {
+				if string(line) == "bad" {
+					c.DeadLetter(r, line, pipeline.Rejectf("bad_line", "line", "line %d is bad", i+1),
+						kgo.RecordHeader{Key: "accrue.source.line", Value: []byte(strconv.Itoa(i + 1))})
+					continue
+				}
+				c.Emit(out, r.Key, line)
+			}
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, s)
+	recs := waitOutput(t, brokers, 1)
+	pt.WaitFor(t, 30*time.Second, "dead letter", func() bool { return len(pt.ReadAll(t, brokers, dlq)) == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if string(recs[0].Value) != "good" {
+		t.Errorf("output %q", recs[0].Value)
+	}
+	d := pipeline.DeadLetterFrom(pt.ReadAll(t, brokers, dlq)[0])
+	if d.Reason != "bad_line" || d.Field != "line" || *d.Value != "bad" || d.SourceTopic != in || d.Headers["accrue.source.line"] != "2" {
+		t.Errorf("dead letter %+v", d)
+	}
+	if got := testutil.ToFloat64(met.Rejects("count", "bad_line")); got != 1 {
+		t.Errorf("rejects metric %v", got)
 	}
 }
