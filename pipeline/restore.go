@@ -27,6 +27,12 @@ func (s *Stage[S]) restoreNew(ctx context.Context, fetches kgo.Fetches) error {
 	if len(missing) == 0 {
 		return nil
 	}
+	if s.cfg.Stateless {
+		for _, p := range missing {
+			s.parts[p] = newPartitionState[S]()
+		}
+		return nil
+	}
 	s.ready.Store(false)
 	start := time.Now()
 	states, n, err := restorePartitions(ctx, s.admin, s.cfg.ClientOpts, s.cfg.Brokers, s.cfg.Changelog, missing, s.codec)

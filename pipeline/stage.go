@@ -37,6 +37,9 @@ type Config struct {
 	// Changelog is the compacted topic backing the state; default
 	// "<Name>.changelog". It must have the inputs' partition count.
 	Changelog string
+	// Stateless stages keep no state: no changelog topic is needed and
+	// nothing is restored. A stateless processor must not call Put.
+	Stateless bool
 	// DeadLetter is the topic for records the processor refuses; default
 	// "<Name>.rejected".
 	DeadLetter string
@@ -343,7 +346,10 @@ func (s *Stage[S]) validate(ctx context.Context) error {
 
 func (s *Stage[S]) validateOnce(ctx context.Context) error {
 	adm := kadm.NewClient(s.admin)
-	topics := append(append([]string{}, s.cfg.Inputs...), s.cfg.Changelog, s.cfg.DeadLetter)
+	topics := append(append([]string{}, s.cfg.Inputs...), s.cfg.DeadLetter)
+	if !s.cfg.Stateless {
+		topics = append(topics, s.cfg.Changelog)
+	}
 	td, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("stage %s: list topics: %w", s.cfg.Name, err)
@@ -403,6 +409,12 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 		s.met.setLag(fp.Topic, fp.Partition, fp.HighWatermark-last.Offset-1)
 	})
 	for _, p := range touched {
+		if s.cfg.Stateless {
+			if len(s.parts[p].staged) > 0 {
+				panic(fmt.Sprintf("pipeline: stage %s is stateless but its processor wrote state", s.cfg.Name))
+			}
+			continue
+		}
 		s.writeChangelog(c, p, s.parts[p])
 	}
 

@@ -359,3 +359,22 @@ func TestNewStageNeedsNameBrokersInputs(t *testing.T) {
 		t.Error("Rejectf does not build a *Reject")
 	}
 }
+
+func TestStatelessStageNeedsNoChangelog(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	pt.CreateTopics(t, brokers, 2, []string{in, out, dlq}) // no changelog topic
+	pt.ProduceKeyed(t, brokers, in, 0, 100, 5)
+	s, err := pipeline.NewStage[int64](pipeline.Config{Name: "count", Brokers: brokers, Inputs: []string{in}, Stateless: true},
+		pipeline.Int64Codec{}, pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
+			c.Emit(out, r.Key, r.Value)
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, s)
+	waitOutput(t, brokers, 100)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
