@@ -1,18 +1,13 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,42 +27,6 @@ const (
 	crashKeys    = 1000
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// accrueBinary builds cmd/accrue once per test run.
-func accrueBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "accrue-crash-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "accrue")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/accrue/accrue/cmd/accrue").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-type countProc struct {
-	t        *testing.T
-	instance string
-	logPath  string
-	cmd      *exec.Cmd
-	stdout   bytes.Buffer
-	done     chan error
-}
-
 type crashEnv struct {
 	t                   *testing.T
 	bin                 string
@@ -84,82 +43,34 @@ func newCrashEnv(t *testing.T, partitions int32) *crashEnv {
 	brokers := pt.RealBrokers(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	e := &crashEnv{
-		t: t, bin: accrueBinary(t), brokers: brokers, logDir: t.TempDir(),
+		t: t, bin: pt.AccrueBinary(t), brokers: brokers, logDir: t.TempDir(),
 		name: "crash-" + suffix, input: "crash-in-" + suffix, output: "crash-out-" + suffix,
 	}
 	pt.CreateTopics(t, brokers, partitions, []string{e.input, e.output, e.name + ".rejected"}, e.name+".changelog")
 	return e
 }
 
-func (e *crashEnv) start(instance string) *countProc {
+func (e *crashEnv) start(instance string) *pt.Proc {
 	e.t.Helper()
 	e.starts++
-	logf, err := os.Create(filepath.Join(e.logDir, fmt.Sprintf("%02d-%s.log", e.starts, instance)))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	p := &countProc{t: e.t, instance: instance, logPath: logf.Name(), done: make(chan error, 1)}
-	p.cmd = exec.Command(e.bin, "--brokers", e.brokers[0], "--log-level", "info",
+	return pt.StartProc(e.t, e.bin, e.logDir, instance, "--brokers", e.brokers[0], "--log-level", "info",
 		"stage", "count", "--name", e.name, "--input", e.input, "--output", e.output,
 		"--instance-id", instance, "--admin-addr", "",
 		"--session-timeout", "6s", "--transaction-timeout", "10s", "--max-poll-records", "2000")
-	p.cmd.Stdout = &p.stdout
-	p.cmd.Stderr = logf
-	if err := p.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait(); logf.Close() }()
-	return p
 }
 
-func (p *countProc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-// stop ends the process cleanly and returns the state it reports.
-func (p *countProc) stop() (keys, total int64) {
-	p.t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			p.t.Fatalf("instance %s exited with %v", p.instance, err)
-		}
-	case <-time.After(90 * time.Second):
-		p.kill()
-		p.t.Fatalf("instance %s did not stop within 90s", p.instance)
-	}
+// stopCount ends a count process cleanly and returns the state it reports.
+func stopCount(t *testing.T, p *pt.Proc) (keys, total int64) {
+	t.Helper()
 	var s struct {
 		Keys  int64 `json:"state_keys"`
 		Total int64 `json:"state_total"`
 	}
-	if err := json.Unmarshal(p.stdout.Bytes(), &s); err != nil {
-		p.t.Fatalf("instance %s printed %q: %v", p.instance, p.stdout.String(), err)
+	out := p.Stop()
+	if err := json.Unmarshal(out, &s); err != nil {
+		t.Fatalf("%s printed %q: %v", p.Name, out, err)
 	}
 	return s.Keys, s.Total
-}
-
-// died fails the test with the end of the process's log.
-func (p *countProc) died() {
-	p.t.Helper()
-	b, _ := os.ReadFile(p.logPath)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	p.t.Fatalf("instance %s died on its own; the end of its log:\n%s", p.instance, b)
-}
-
-// alive reports whether the process is still running; a stage that died on
-// its own is a failure.
-func (p *countProc) alive() bool {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return false
-	default:
-		return true
-	}
 }
 
 // produceSlowly writes crashRecords records over about d, so that kills land
@@ -194,7 +105,7 @@ func (e *crashEnv) produceSlowly(d time.Duration) <-chan map[string]int64 {
 	return res
 }
 
-func (e *crashEnv) waitOutput(n int, procs ...*countProc) []*kgo.Record {
+func (e *crashEnv) waitOutput(n int, procs ...*pt.Proc) []*kgo.Record {
 	e.t.Helper()
 	var recs []*kgo.Record
 	deadline := time.Now().Add(4 * time.Minute)
@@ -208,8 +119,8 @@ func (e *crashEnv) waitOutput(n int, procs ...*countProc) []*kgo.Record {
 			return recs
 		}
 		for _, p := range procs {
-			if !p.alive() {
-				p.died()
+			if !p.Alive() {
+				p.Died()
 			}
 		}
 		if time.Now().After(deadline) {
@@ -271,10 +182,10 @@ func TestCrashSingleInstanceKilledRepeatedly(t *testing.T) {
 	kills := 0
 	for want == nil || kills < 6 {
 		time.Sleep(time.Duration(300+rng.Intn(2700)) * time.Millisecond)
-		if !p.alive() {
-			p.died()
+		if !p.Alive() {
+			p.Died()
 		}
-		p.kill()
+		p.Kill()
 		kills++
 		p = e.start("solo")
 		select {
@@ -284,7 +195,7 @@ func TestCrashSingleInstanceKilledRepeatedly(t *testing.T) {
 	}
 	t.Logf("killed %d times", kills)
 	recs := e.waitOutput(crashRecords, p)
-	keys, total := p.stop()
+	keys, total := stopCount(t, p)
 	e.verify(recs, want, keys, total)
 }
 
@@ -298,19 +209,19 @@ func TestCrashTwoInstancesOneKilledMidStream(t *testing.T) {
 	wantc := e.produceSlowly(40 * time.Second)
 	a, b := e.start("a"), e.start("b")
 	pause(2000, 3000)
-	a.kill() // b must take a's partitions, restore their state and go on
+	a.Kill() // b must take a's partitions, restore their state and go on
 	pause(8000, 4000)
-	if !b.alive() {
-		b.died()
+	if !b.Alive() {
+		b.Died()
 	}
 	a = e.start("a") // a comes back: another rebalance and restore
 	pause(3000, 3000)
-	b.kill()
+	b.Kill()
 	pause(1000, 2000)
 	b = e.start("b")
 	want := <-wantc
 	recs := e.waitOutput(crashRecords, a, b)
-	ka, ta := a.stop()
-	kb, tb := b.stop()
+	ka, ta := stopCount(t, a)
+	kb, tb := stopCount(t, b)
 	e.verify(recs, want, ka+kb, ta+tb)
 }
