@@ -118,5 +118,33 @@ it prints its owned state as one JSON line: {"state_keys":…,"state_total":…}
 	count.Flags().StringVar(&output, "output", "", "topic for the counts")
 	count.Flags().StringVar(&name, "name", "count", "stage name (group accrue-<name>, topics <name>.changelog and <name>.rejected)")
 	cmd.AddCommand(count)
+	cmd.AddCommand(newIngestStageCmds(g)...)
 	return cmd
+}
+
+// runStage builds a stage, serves its admin endpoints and runs it until the
+// command's context ends.
+func runStage[S any](cmd *cobra.Command, cfg pipeline.Config, adminAddr string, reg *prometheus.Registry,
+	codec pipeline.Codec[S], proc pipeline.Processor[S]) error {
+	st, err := pipeline.NewStage[S](cfg, codec, proc)
+	if err != nil {
+		return usageError{err}
+	}
+	stopAdmin, err := serveAdmin(adminAddr, reg, pipeline.ReadyCheck{Name: "stage " + cfg.Name, Ready: st.Ready})
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+	return st.Run(cmd.Context())
+}
+
+// skippedCounter counts records that are neither clean nor rejected (a CDC
+// update that changes nothing), so that every record is accounted for.
+func skippedCounter(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "ingest", Name: "skipped_total",
+		Help: "Source records that map to no event (e.g. CDC updates that change nothing), by source and reason.",
+	}, []string{"source", "reason"})
+	reg.MustRegister(c)
+	return c
 }

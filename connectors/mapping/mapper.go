@@ -1,0 +1,534 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/accrue/accrue/connectors/canonical"
+	"github.com/accrue/accrue/pipeline"
+	"github.com/shopspring/decimal"
+)
+
+// Reject reason codes. Each reject also names the canonical field (or, for
+// a malformed record, none) and says where the record was.
+const (
+	// ReasonMalformedJSON: the record is not a JSON object.
+	ReasonMalformedJSON = "malformed_json"
+	// ReasonMalformedCSV: the row cannot be read as CSV, or its cell count
+	// differs from the header's.
+	ReasonMalformedCSV = "malformed_csv"
+	// ReasonMalformedCDC: the record is JSON but not a Debezium envelope
+	// (no op, an unknown op, no row image for the op).
+	ReasonMalformedCDC = "malformed_cdc"
+	// ReasonMissingField: a required canonical field has no value.
+	ReasonMissingField = "missing_field"
+	// ReasonInvalidField: a value cannot be read (a decimal, a time, an
+	// object where a value belongs) or breaks the canonical contract.
+	ReasonInvalidField = "invalid_field"
+	// ReasonUnmappedType: the type field holds a value that type.map does
+	// not list and type.ignore does not either.
+	ReasonUnmappedType = "unmapped_type"
+)
+
+// Skip reasons: records deliberately not turned into events. A skip is an
+// outcome, counted like a reject, but not an error.
+const (
+	// SkipIgnoredType: the type field holds a value listed in type.ignore.
+	SkipIgnoredType = "ignored_type"
+	// SkipCDCNoChange: a Debezium update that changes nothing that maps to
+	// an event (the mapped type is the same before and after).
+	SkipCDCNoChange = "cdc_no_change"
+	// SkipCDCTombstone: a Debezium tombstone (a null value after a delete).
+	SkipCDCTombstone = "cdc_tombstone"
+)
+
+// Outcome is what became of one record. Exactly one of Event, Skip and
+// Reject is set.
+type Outcome struct {
+	Event  *canonical.Event
+	Skip   string
+	Reject *pipeline.Reject
+	// Line is the 1-based line of the payload where the record starts;
+	// Offset is its byte offset.
+	Line   int
+	Offset int64
+	// Raw is the record's bytes. It aliases the payload: copy it to keep it
+	// past the payload's life.
+	Raw []byte
+}
+
+// canonical fields with a fixed slot, in the order they are read.
+const (
+	fEventID = iota
+	fTxnID
+	fRefTxnID
+	fEventTime
+	fRepID
+	fAccountID
+	fProductID
+	fQuantity
+	fAmountValue
+	fAmountCurrency
+	fMarginValue
+	fMarginCurrency
+	nFields
+)
+
+// spec says where one canonical field's value comes from.
+type spec struct {
+	name     string
+	mapped   bool
+	src      ref
+	def      string
+	hasDef   bool
+	konst    string
+	isConst  bool
+	required bool
+}
+
+// Mapper turns upstream payloads into canonical events by one Config. It is
+// immutable after New and safe for concurrent use.
+type Mapper struct {
+	source string
+	format Format
+	layout string
+	loc    *time.Location
+	zoned  bool // rfc3339 may also be written without offset, in loc
+	dec    byte
+	group  byte
+	delim  rune
+	header bool
+	cols   map[string]int // csv.columns, when there is no header row
+
+	fields  [nFields]spec
+	attrs   []spec
+	typ     TypeRule
+	typeRef ref
+	splits  *splitSpec
+	selfRef bool // ref_txn_id is not mapped: returns and cancels refer to their own txn_id
+}
+
+type splitSpec struct{ path, rep, share ref }
+
+// New checks cfg and compiles it. The error, when not nil, is a
+// *ConfigError listing every problem.
+func New(cfg *Config) (*Mapper, error) { return compile(cfg) }
+
+func compile(c *Config) (*Mapper, error) {
+	k := &checker{c: c}
+	if strings.TrimSpace(c.Source) == "" {
+		k.errf("source", "source is missing")
+	}
+	k.checkFormat()
+	loc := k.checkTime()
+	k.checkNumber()
+	k.checkType()
+	k.checkFieldsMaps()
+	k.checkRequired()
+	k.checkSplits()
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	m := &Mapper{
+		source: strings.TrimSpace(c.Source), format: c.Format, layout: c.Time.Layout, loc: loc,
+		zoned: c.Time.Zone != "", dec: '.', delim: ',', header: c.CSV.Header, typ: c.Type,
+	}
+	if m.layout == "" {
+		m.layout = LayoutRFC3339
+	}
+	if c.Number.Decimal != "" {
+		m.dec = c.Number.Decimal[0]
+	}
+	if c.Number.Group != "" {
+		m.group = c.Number.Group[0]
+	}
+	if c.CSV.Delimiter != "" {
+		m.delim = []rune(c.CSV.Delimiter)[0]
+	}
+	if !c.CSV.Header {
+		m.cols = make(map[string]int, len(c.CSV.Columns))
+		for i, col := range c.CSV.Columns {
+			m.cols[col] = i
+		}
+	}
+	mk := func(name string) spec {
+		s := spec{name: name}
+		if src, ok := c.Fields[name]; ok {
+			s.mapped = true
+			s.src = m.ref(src)
+		}
+		s.def, s.hasDef = c.Defaults[name]
+		s.konst, s.isConst = c.Constants[name]
+		return s
+	}
+	for i, name := range canonicalFields {
+		m.fields[i] = mk(name)
+	}
+	for _, i := range []int{fTxnID, fEventTime, fAmountValue, fAmountCurrency} {
+		m.fields[i].required = true
+	}
+	m.fields[fRepID].required = c.Splits == nil
+	if c.Format == Debezium {
+		m.fields[fEventTime].required = false // source.ts_ms stands in
+	}
+	seen := map[string]bool{}
+	for _, sec := range []map[string]string{c.Fields, c.Defaults, c.Constants} {
+		for _, name := range sorted(sec) {
+			if strings.HasPrefix(name, "attributes.") && !seen[name] {
+				seen[name] = true
+				s := mk(name)
+				s.name = strings.TrimPrefix(name, "attributes.")
+				m.attrs = append(m.attrs, s)
+			}
+		}
+	}
+	if c.Type.Field != "" {
+		m.typeRef = m.ref(c.Type.Field)
+	}
+	if s := c.Splits; s != nil {
+		m.splits = &splitSpec{path: m.ref(s.Path), rep: m.ref(s.Rep), share: m.ref(s.Share)}
+	}
+	_, refMapped := c.Fields["ref_txn_id"]
+	m.selfRef = !refMapped
+	return m, nil
+}
+
+func (m *Mapper) ref(p string) ref {
+	if m.format == CSV {
+		return ref{raw: p}
+	}
+	r, _ := compilePath(p) // checked
+	return r
+}
+
+// Source is the canonical source of the events m maps.
+func (m *Mapper) Source() string { return m.source }
+
+// Map decodes payload (a Kafka record value, an HTTP body, a file) and
+// calls visit with one Outcome per record found in it, in order. It does
+// not block and does not keep payload or the outcomes.
+func (m *Mapper) Map(payload []byte, visit func(Outcome)) {
+	switch m.format {
+	case CSV:
+		m.mapCSV(payload, visit)
+	case Debezium:
+		m.mapDebezium(payload, visit)
+	default:
+		m.mapJSON(payload, visit)
+	}
+}
+
+// typeOf finds a record's canonical type. It returns the type, or a skip
+// reason, or a reject.
+func (m *Mapper) typeOf(rec record) (canonical.Type, string, *pipeline.Reject) {
+	if m.typ.Value != "" {
+		return canonical.Type(m.typ.Value), "", nil
+	}
+	v, ok := rec.lookup(&m.typeRef)
+	s, isScalar := scalar(v)
+	switch {
+	case !isScalar:
+		return "", "", pipeline.Rejectf(ReasonInvalidField, "type", "source field %q holds %s, want a value", m.typeRef.raw, kindOf(v))
+	case !ok || s == "":
+		return "", "", pipeline.Rejectf(ReasonMissingField, "type", "source field %q is absent or empty", m.typeRef.raw)
+	}
+	if t, ok := m.typ.Map[s]; ok {
+		return canonical.Type(t), "", nil
+	}
+	if contains(m.typ.Ignore, s) {
+		return "", SkipIgnoredType, nil
+	}
+	return "", "", pipeline.Rejectf(ReasonUnmappedType, "type", "%q in source field %q is not in type.map", s, m.typeRef.raw)
+}
+
+// text returns the value of a canonical field for rec: the constant, else
+// the mapped source value if not empty, else the default.
+func (m *Mapper) text(rec record, s *spec) (string, *pipeline.Reject) {
+	if s.isConst {
+		return s.konst, nil
+	}
+	if s.mapped {
+		v, _ := rec.lookup(&s.src)
+		t, ok := scalar(v)
+		if !ok {
+			return "", pipeline.Rejectf(ReasonInvalidField, fieldName(s), "source field %q holds %s, want a value", s.src.raw, kindOf(v))
+		}
+		if t != "" {
+			return t, nil
+		}
+	}
+	if s.hasDef {
+		return s.def, nil
+	}
+	if s.required {
+		if !s.mapped {
+			return "", pipeline.Rejectf(ReasonMissingField, fieldName(s), "no value")
+		}
+		return "", pipeline.Rejectf(ReasonMissingField, fieldName(s), "source field %q is absent or empty", s.src.raw)
+	}
+	return "", nil
+}
+
+func fieldName(s *spec) string {
+	switch s.name {
+	case "event_id", "txn_id", "ref_txn_id", "event_time", "rep_id", "account_id", "product_id",
+		"quantity", "amount.value", "amount.currency", "margin.value", "margin.currency":
+		return s.name
+	}
+	return "attributes." + s.name
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// decimal reads a decimal written with the source's separators.
+func (m *Mapper) decimal(s string) (decimal.Decimal, error) {
+	if m.group != 0 && strings.IndexByte(s, m.group) >= 0 {
+		if !grouped(s, m.group, m.dec) {
+			return decimal.Decimal{}, fmt.Errorf("%q: digits are grouped by %q in threes", s, m.group)
+		}
+		s = strings.ReplaceAll(s, string(m.group), "")
+	}
+	if m.dec != '.' {
+		if strings.IndexByte(s, '.') >= 0 {
+			return decimal.Decimal{}, fmt.Errorf("%q: the decimal separator is %q", s, m.dec)
+		}
+		s = strings.Replace(s, string(m.dec), ".", 1)
+	}
+	return canonical.ParseDecimal(s)
+}
+
+// time reads event_time by the configured layout.
+func (m *Mapper) time(s string) (time.Time, error) {
+	switch m.layout {
+	case LayoutRFC3339:
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil && m.zoned {
+			if t, err2 := time.ParseInLocation("2006-01-02T15:04:05.999999999", s, m.loc); err2 == nil {
+				return t.UTC(), nil
+			}
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
+		}
+		return t.UTC(), nil
+	case LayoutUnixS, LayoutUnixMs, LayoutUnixUs:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is not a whole number of %s", s, strings.TrimPrefix(m.layout, "unix_"))
+		}
+		switch m.layout {
+		case LayoutUnixS:
+			return time.Unix(n, 0).UTC(), nil
+		case LayoutUnixMs:
+			return time.UnixMilli(n).UTC(), nil
+		}
+		return time.UnixMicro(n).UTC(), nil
+	}
+	t, err := time.ParseInLocation(m.layout, s, m.loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q does not match layout %q", s, m.layout)
+	}
+	return t.UTC(), nil
+}
+
+// event maps one record whose type is known. fallbackTime, when not zero,
+// stands in for an absent event_time (Debezium's source.ts_ms); refSelf
+// makes a return or cancel refer to its own txn_id whatever the config.
+func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, preferFallback bool) (*canonical.Event, *pipeline.Reject) {
+	ev := &canonical.Event{Source: m.source, Type: t}
+	var vals [nFields]string
+	for i := range m.fields {
+		s := &m.fields[i]
+		if i == fEventTime && !fallbackTime.IsZero() && (preferFallback || !s.mapped) {
+			continue
+		}
+		v, rj := m.text(rec, s)
+		if rj != nil {
+			if i == fEventTime && !fallbackTime.IsZero() && rj.Reason == ReasonMissingField {
+				continue
+			}
+			return nil, rj
+		}
+		vals[i] = v
+	}
+	ev.EventID, ev.TxnID, ev.RefTxnID = vals[fEventID], vals[fTxnID], vals[fRefTxnID]
+	ev.RepID, ev.AccountID, ev.ProductID = vals[fRepID], vals[fAccountID], vals[fProductID]
+	if vals[fEventTime] != "" {
+		tm, err := m.time(vals[fEventTime])
+		if err != nil {
+			return nil, &pipeline.Reject{Reason: ReasonInvalidField, Field: "event_time", Err: err}
+		}
+		ev.EventTime = tm
+	} else {
+		ev.EventTime = fallbackTime.UTC()
+	}
+	var err error
+	if ev.Amount.Value, err = m.decimal(vals[fAmountValue]); err != nil {
+		return nil, &pipeline.Reject{Reason: ReasonInvalidField, Field: "amount.value", Err: err}
+	}
+	ev.Amount.Currency = strings.ToUpper(vals[fAmountCurrency])
+	if q := vals[fQuantity]; q != "" {
+		d, err := m.decimal(q)
+		if err != nil {
+			return nil, &pipeline.Reject{Reason: ReasonInvalidField, Field: "quantity", Err: err}
+		}
+		ev.Quantity = decimal.NewNullDecimal(d)
+	}
+	if mv := vals[fMarginValue]; mv != "" {
+		d, err := m.decimal(mv)
+		if err != nil {
+			return nil, &pipeline.Reject{Reason: ReasonInvalidField, Field: "margin.value", Err: err}
+		}
+		ev.Margin = &canonical.Money{Value: d, Currency: strings.ToUpper(vals[fMarginCurrency])}
+	}
+	for i := range m.attrs {
+		v, rj := m.text(rec, &m.attrs[i])
+		if rj != nil {
+			return nil, rj
+		}
+		if v == "" {
+			continue
+		}
+		if ev.Attributes == nil {
+			ev.Attributes = make(map[string]string, len(m.attrs))
+		}
+		ev.Attributes[m.attrs[i].name] = v
+	}
+	if m.splits != nil {
+		if rj := m.readSplits(rec, ev); rj != nil {
+			return nil, rj
+		}
+	}
+	if ev.RefTxnID == "" && m.selfRef && (t == canonical.Return || t == canonical.Cancel) {
+		ev.RefTxnID = ev.TxnID
+	}
+	if ev.EventID == "" {
+		ev.EventID = canonical.DefaultEventID(ev.Source, ev.TxnID, ev.Type)
+	}
+	if err := ev.Validate(); err != nil {
+		var fe *canonical.FieldError
+		if errors.As(err, &fe) {
+			reason := ReasonInvalidField
+			if errors.Is(err, canonical.ErrMissing) {
+				reason = ReasonMissingField
+			}
+			return nil, &pipeline.Reject{Reason: reason, Field: fe.Field, Err: fe.Err}
+		}
+		return nil, &pipeline.Reject{Reason: ReasonInvalidField, Err: err}
+	}
+	return ev, nil
+}
+
+func (m *Mapper) readSplits(rec record, ev *canonical.Event) *pipeline.Reject {
+	v, ok := rec.lookup(&m.splits.path)
+	if !ok || v == nil {
+		return nil // no splits: rep_id gets the whole credit
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return pipeline.Rejectf(ReasonInvalidField, "splits", "source field %q holds %s, want an array", m.splits.path.raw, kindOf(v))
+	}
+	if len(arr) == 0 {
+		return nil
+	}
+	ev.Splits = make([]canonical.Split, 0, len(arr))
+	for i, el := range arr {
+		rv, _ := m.splits.rep.walk(el)
+		rep, ok1 := scalar(rv)
+		sv, _ := m.splits.share.walk(el)
+		share, ok2 := scalar(sv)
+		switch {
+		case !ok1 || rep == "":
+			return pipeline.Rejectf(ReasonMissingField, fmt.Sprintf("splits[%d].rep_id", i), "source field %q of element %d of %q is absent, empty or not a value", m.splits.rep.raw, i, m.splits.path.raw)
+		case !ok2 || share == "":
+			return pipeline.Rejectf(ReasonMissingField, fmt.Sprintf("splits[%d].share", i), "source field %q of element %d of %q is absent, empty or not a value", m.splits.share.raw, i, m.splits.path.raw)
+		}
+		d, err := m.decimal(share)
+		if err != nil {
+			return &pipeline.Reject{Reason: ReasonInvalidField, Field: fmt.Sprintf("splits[%d].share", i), Err: err}
+		}
+		ev.Splits = append(ev.Splits, canonical.Split{RepID: rep, Share: d})
+	}
+	return nil
+}
+
+// mapRecord maps a decoded record: its type, then its event.
+func (m *Mapper) mapRecord(rec record, o *Outcome) {
+	t, skip, rj := m.typeOf(rec)
+	switch {
+	case rj != nil:
+		o.Reject = rj
+	case skip != "":
+		o.Skip = skip
+	default:
+		o.Event, o.Reject = m.event(rec, t, time.Time{}, false)
+	}
+}
+
+// Counts tallies outcomes: events, and skips and rejects by reason.
+type Counts struct {
+	Events  int
+	Skips   map[string]int
+	Rejects map[string]int
+}
+
+// Add counts o.
+func (c *Counts) Add(o Outcome) {
+	switch {
+	case o.Event != nil:
+		c.Events++
+	case o.Reject != nil:
+		if c.Rejects == nil {
+			c.Rejects = map[string]int{}
+		}
+		c.Rejects[o.Reject.Reason]++
+	default:
+		if c.Skips == nil {
+			c.Skips = map[string]int{}
+		}
+		c.Skips[o.Skip]++
+	}
+}
+
+// Total is the number of outcomes counted.
+func (c *Counts) Total() int {
+	n := c.Events
+	for _, v := range c.Skips {
+		n += v
+	}
+	for _, v := range c.Rejects {
+		n += v
+	}
+	return n
+}
+
+// grouped reports whether the integer part of s is grouped in threes by
+// group ("1.234.567,89"), so that "19.99" with group "." is refused rather
+// than read as 1999.
+func grouped(s string, group, dec byte) bool {
+	s = strings.TrimLeft(s, "+-")
+	if i := strings.IndexByte(s, dec); i >= 0 {
+		if strings.IndexByte(s[i:], group) >= 0 {
+			return false
+		}
+		s = s[:i]
+	}
+	parts := strings.Split(s, string(group))
+	for i, p := range parts {
+		if i == 0 && (len(p) < 1 || len(p) > 3) || i > 0 && len(p) != 3 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,159 @@
+// Package ingest is the gate between upstream systems and accrue: it turns
+// what a source sends into canonical sale events and stops bad data with a
+// reason. The same Pipeline runs in the ingest stage, in HTTP ingest, in file
+// import and in `accrue connector run`, so a config tried offline behaves as
+// it will live.
+//
+// Topology (two stages, one Kafka hop):
+//
+//	raw topics ─► [ingest, stateless] decode → map → sanitize ─► sales.canonical (key source:txn_id)
+//	                                  └─► sales.rejected
+//	sales.canonical ─► [dedupe, keyed] (source, txn_id, type) seen? ─► sales.clean (key source:txn_id)
+//	                                  └─► sales.rejected (reason duplicate)
+//
+// The hop exists because upstream topics are keyed as their owners chose:
+// deduplication needs every copy of an event on one partition, so the ingest
+// stage re-keys events by their identity before the keyed dedupe stage.
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/connectors/canonical"
+	"github.com/accrue/accrue/connectors/mapping"
+	"github.com/accrue/accrue/pipeline"
+	"github.com/accrue/accrue/transforms/sanitize"
+)
+
+// HeaderSourceLine gives the line of a rejected record within its payload
+// (a Kafka record holding NDJSON or CSV, an HTTP body, a file).
+const HeaderSourceLine = "accrue.source.line"
+
+// Pipeline maps one source's payloads and checks the events.
+type Pipeline struct {
+	Mapper *mapping.Mapper
+	Gate   *sanitize.Gate
+}
+
+// Result is what became of one record of a payload: an Event that passed,
+// or a Reject (from mapping or from a gatekeeper), or a Skip that is neither
+// (a CDC update that changes nothing, for example), with the record's place
+// and bytes.
+type Result struct {
+	Event  *canonical.Event
+	Reject *pipeline.Reject
+	Skip   string
+	Line   int
+	Offset int64
+	Raw    []byte // aliases the payload
+}
+
+// Run maps payload and checks every event found in it, calling visit once
+// per record, in order. now is the clock of the event-time window.
+func (p *Pipeline) Run(payload []byte, now time.Time, visit func(Result)) {
+	p.Mapper.Map(payload, func(o mapping.Outcome) {
+		r := Result{Event: o.Event, Reject: o.Reject, Skip: o.Skip, Line: o.Line, Offset: o.Offset, Raw: o.Raw}
+		if r.Event != nil && p.Gate != nil {
+			if rj := p.Gate.Check(r.Event, now); rj != nil {
+				r.Event, r.Reject = nil, rj
+			}
+		}
+		visit(r)
+	})
+}
+
+// Key is the Kafka key of an event on sales.canonical and sales.clean: its
+// identity without the type, so that an event, its duplicates, its returns
+// and its cancel share a partition.
+func Key(e *canonical.Event) []byte { return []byte(e.Source + ":" + e.TxnID) }
+
+// Processor is the ingest stage's processor: it routes each record by its
+// topic to that source's Pipeline, emits passing events to Output and sends
+// each rejected record, alone, to the dead-letter topic with its line.
+type Processor struct {
+	byTopic map[string]*Pipeline
+	output  string
+	now     func() time.Time
+	// OnSkip, when set, is called for every skipped record (for metrics).
+	OnSkip func(source, reason string)
+}
+
+// NewProcessor builds the ingest processor. sources maps an upstream topic
+// to its pipeline; output is normally "sales.canonical".
+func NewProcessor(sources map[string]*Pipeline, output string, now func() time.Time) *Processor {
+	if now == nil {
+		now = time.Now
+	}
+	return &Processor{byTopic: sources, output: output, now: now}
+}
+
+// ReasonUnknownTopic rejects a record from a topic no source is configured
+// for (a configuration error; the record is kept).
+const ReasonUnknownTopic = "unknown_source_topic"
+
+// Process implements pipeline.Processor. Ingest keeps no state.
+func (p *Processor) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
+	pl := p.byTopic[rec.Topic]
+	if pl == nil {
+		return pipeline.Rejectf(ReasonUnknownTopic, "", "no source is configured for topic %q", rec.Topic)
+	}
+	now := p.now()
+	var encErr error
+	pl.Run(rec.Value, now, func(r Result) {
+		switch {
+		case r.Reject != nil:
+			c.DeadLetter(rec, append([]byte(nil), r.Raw...), r.Reject,
+				kgo.RecordHeader{Key: HeaderSourceLine, Value: strconv.AppendInt(nil, int64(r.Line), 10)},
+				kgo.RecordHeader{Key: "source", Value: []byte(pl.Mapper.Source())})
+		case r.Skip != "":
+			if p.OnSkip != nil {
+				p.OnSkip(pl.Mapper.Source(), r.Skip)
+			}
+		default:
+			b, err := json.Marshal(r.Event)
+			if err != nil {
+				encErr = err
+				return
+			}
+			c.Emit(p.output, Key(r.Event), b)
+		}
+	})
+	if encErr != nil {
+		return fmt.Errorf("encode canonical event: %w", encErr)
+	}
+	return nil
+}
+
+// Dedupe is the dedupe stage's processor: it passes the first copy of every
+// (source, txn_id, type) within the window to Output and rejects the others
+// with reason duplicate. Its input is keyed by Key, so all copies meet on one
+// partition and its state.
+type Dedupe struct {
+	deduper *sanitize.Deduper
+	output  string
+}
+
+// NewDedupe builds the dedupe processor; output is normally "sales.clean".
+func NewDedupe(d *sanitize.Deduper, output string) *Dedupe { return &Dedupe{deduper: d, output: output} }
+
+// ReasonMalformedCanonical rejects a record on sales.canonical that is not a
+// canonical event (written by something other than the ingest stage).
+const ReasonMalformedCanonical = "malformed_canonical"
+
+// Process implements pipeline.Processor.
+func (d *Dedupe) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
+	var e canonical.Event
+	if err := json.Unmarshal(rec.Value, &e); err != nil {
+		return &pipeline.Reject{Reason: ReasonMalformedCanonical, Err: err}
+	}
+	if rj := d.deduper.CheckAndRemember(c, &e); rj != nil {
+		return rj
+	}
+	c.Emit(d.output, rec.Key, rec.Value)
+	return nil
+}
