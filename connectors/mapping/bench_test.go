@@ -28,6 +28,8 @@ func benchMap(b *testing.B, config, file string, copies int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*records), "ns/record")
 }
 
-func BenchmarkMapJSON(b *testing.B)     { benchMap(b, "crm-opportunities", "crm-opportunities.ndjson", 10) }
-func BenchmarkMapCSV(b *testing.B)      { benchMap(b, "pos-export", "pos-export.csv", 1) }
-func BenchmarkMapDebezium(b *testing.B) { benchMap(b, "erp-orders-debezium", "erp-orders-debezium.ndjson", 10) }
+func BenchmarkMapJSON(b *testing.B) { benchMap(b, "crm-opportunities", "crm-opportunities.ndjson", 10) }
+func BenchmarkMapCSV(b *testing.B)  { benchMap(b, "pos-export", "pos-export.csv", 1) }
+func BenchmarkMapDebezium(b *testing.B) {
+	benchMap(b, "erp-orders-debezium", "erp-orders-debezium.ndjson", 10)
+}

@@ -139,7 +139,9 @@ type Dedupe struct {
 }
 
 // NewDedupe builds the dedupe processor; output is normally "sales.clean".
-func NewDedupe(d *sanitize.Deduper, output string) *Dedupe { return &Dedupe{deduper: d, output: output} }
+func NewDedupe(d *sanitize.Deduper, output string) *Dedupe {
+	return &Dedupe{deduper: d, output: output}
+}
 
 // ReasonMalformedCanonical rejects a record on sales.canonical that is not a
 // canonical event (written by something other than the ingest stage).
