@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/connectors/httpingest"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var sources []string
+	var addr, gatePath, tokenFile, deadLetter string
+	var maxBody int64
+	var produceTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve HTTP ingest: POST /v1/sources/{source}/events",
+		Long: `Accepts sales over HTTP for every --source TOPIC=CONFIG.yaml: the body (a JSON
+object, a JSON array, NDJSON or CSV, as the source's config says) is mapped
+and checked record by record; good records are produced to TOPIC keyed by
+source:txn_id, bad ones are answered with their line, reason and field (422)
+and kept on --dead-letter. Requests need "Authorization: Bearer <token>", with
+tokens from ACCRUE_INGEST_TOKENS (comma separated) or --token-file (one a
+line). 429 with Retry-After when Kafka cannot take the records.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tokens, err := ingestTokens(tokenFile)
+			if err != nil {
+				return err
+			}
+			gate, err := loadGate(gatePath)
+			if err != nil {
+				return err
+			}
+			pls, topics, err := sourcePipelines(sources, gate)
+			if err != nil {
+				return err
+			}
+			var srcs []httpingest.Source
+			for _, t := range topics {
+				pl := pls[t]
+				srcs = append(srcs, httpingest.Source{Name: pl.Mapper.Source(), Topic: t, Split: pl.HTTPSplit(time.Now)})
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...), kgo.RecordDeliveryTimeout(produceTimeout))
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			h, err := httpingest.New(httpingest.Config{Tokens: tokens, MaxBodyBytes: maxBody,
+				ProduceTimeout: produceTimeout, DeadLetter: deadLetter}, cl, srcs...)
+			if err != nil {
+				return usageError{err}
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/v1/sources/", h)
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				<-cmd.Context().Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(ctx) // finish requests in flight, then stop
+			}()
+			slog.Info("serving HTTP ingest", "addr", ln.Addr().String(), "sources", len(srcs))
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&sources, "source", nil, "TOPIC=CONFIG.yaml, repeated: a source's raw topic and its mapping")
+	cmd.Flags().StringVar(&addr, "addr", envOr("ACCRUE_INGEST_ADDR", "127.0.0.1:8080"), "listen address (env ACCRUE_INGEST_ADDR)")
+	cmd.Flags().StringVar(&gatePath, "gate", "", "gatekeeper config (YAML)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file of accepted bearer tokens, one a line")
+	cmd.Flags().StringVar(&deadLetter, "dead-letter", "sales.rejected", "topic for rejected records")
+	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", 8<<20, "largest request body")
+	cmd.Flags().DurationVar(&produceTimeout, "produce-timeout", 5*time.Second, "wait for Kafka before answering 429")
+	return cmd
+}
+
+// ingestTokens reads the bearer tokens; they never appear in logs.
+func ingestTokens(file string) ([]string, error) {
+	var raw string
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		raw = strings.ReplaceAll(string(b), "\n", ",")
+	} else {
+		raw = os.Getenv("ACCRUE_INGEST_TOKENS")
+	}
+	var out []string
+	for _, t := range strings.Split(raw, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageError{fmt.Errorf("no ingest token: set ACCRUE_INGEST_TOKENS or --token-file")}
+	}
+	return out, nil
+}
