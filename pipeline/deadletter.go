@@ -69,6 +69,15 @@ func reasonOf(err error) (reason, field string) {
 	return ReasonProcessingFailed, ""
 }
 
+// NewDeadLetter builds the dead-letter record, for topic, of src refused by
+// stage with err: src's key, value and headers, plus the accrue.* headers.
+// Sources that are not Kafka records (an HTTP body, a file) pass a src with
+// Topic naming where it was headed, Partition and Offset -1, and add a line
+// header.
+func NewDeadLetter(topic, stage string, src *kgo.Record, err error, now time.Time) *kgo.Record {
+	return deadLetter(topic, stage, src, err, now)
+}
+
 // deadLetter builds the dead-letter record for rec.
 func deadLetter(topic, stage string, rec *kgo.Record, err error, now time.Time) *kgo.Record {
 	reason, field := reasonOf(err)

@@ -217,20 +217,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // deadLetter keeps a rejected record on the dead-letter topic, placed by
 // source and line as a Kafka dead letter is placed by offset.
 func (s *Server) deadLetter(src Source, rec Record) *kgo.Record {
-	err := error(rec.Reject)
-	hs := []kgo.RecordHeader{
-		{Key: pipeline.HeaderReason, Value: []byte(rec.Reject.Reason)},
-		{Key: pipeline.HeaderField, Value: []byte(rec.Reject.Field)},
-		{Key: pipeline.HeaderMessage, Value: []byte(err.Error())},
-		{Key: pipeline.HeaderStage, Value: []byte("http")},
-		{Key: pipeline.HeaderSourceTopic, Value: []byte(src.Topic)},
-		{Key: pipeline.HeaderSourcePartition, Value: []byte("-1")},
-		{Key: pipeline.HeaderSourceOffset, Value: []byte("-1")},
-		{Key: HeaderSourceLine, Value: []byte(strconv.Itoa(rec.Line))},
-		{Key: pipeline.HeaderRejectedAt, Value: time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)},
-		{Key: "source", Value: []byte(src.Name)},
-	}
-	return &kgo.Record{Topic: s.cfg.DeadLetter, Value: rec.Raw, Headers: hs}
+	from := &kgo.Record{Topic: src.Topic, Partition: -1, Offset: -1, Value: rec.Raw,
+		Headers: []kgo.RecordHeader{{Key: "source", Value: []byte(src.Name)}}}
+	dl := pipeline.NewDeadLetter(s.cfg.DeadLetter, "http", from, rec.Reject, time.Now())
+	dl.Headers = append(dl.Headers, kgo.RecordHeader{Key: HeaderSourceLine, Value: []byte(strconv.Itoa(rec.Line))})
+	return dl
 }
 
 // HeaderSourceLine gives the line of a rejected record in its request body
