@@ -122,6 +122,20 @@ func (f DeadLetterFilter) match(d *DeadLetter) bool {
 // (read_committed) and calls fn for every dead letter that f selects.
 func ReadDeadLetters(ctx context.Context, cl *kgo.Client, brokers []string, extra []kgo.Opt, topic string,
 	f DeadLetterFilter, fn func(DeadLetter) error) error {
+	return ScanTopic(ctx, cl, brokers, extra, topic, func(r *kgo.Record) error {
+		if d := DeadLetterFrom(r); f.match(&d) {
+			return fn(d)
+		}
+		return nil
+	})
+}
+
+// ScanTopic reads topic from its start to its end as of the call
+// (read_committed: up to the last stable offset) and calls fn for every
+// record, partition by partition in offset order. cl answers the offset
+// queries; a reader client is made from brokers and extra.
+func ScanTopic(ctx context.Context, cl *kgo.Client, brokers []string, extra []kgo.Opt, topic string,
+	fn func(*kgo.Record) error) error {
 	adm := kadm.NewClient(cl)
 	ends, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
@@ -166,9 +180,7 @@ func ReadDeadLetters(ctx context.Context, cl *kgo.Client, brokers []string, extr
 				return
 			}
 			if !r.Attrs.IsControl() {
-				if d := DeadLetterFrom(r); f.match(&d) {
-					ferr = fn(d)
-				}
+				ferr = fn(r)
 			}
 			if r.Offset == last {
 				delete(want, r.Partition)

@@ -37,6 +37,7 @@ var Topics = []Topic{
 	{Name: "ref.accounts", Compacted: true, Doc: "accounts, keyed by account_id"},
 	{Name: "ref.fx", Compacted: true, Doc: "exchange rates, keyed by from/to/valid_from"},
 	{Name: "ref.identities", Compacted: true, Doc: "source identities of reps, keyed by source/identity"},
+	{Name: "imports", Compacted: true, Doc: "progress of file imports, keyed by source:file hash (resumable, exactly once)"},
 	{Name: "programs", Compacted: true, Doc: "published program documents, keyed by program id"},
 	{Name: "accruals", Doc: "accrual deltas per program, rep and period"},
 	{Name: "attainment", Doc: "attainment snapshots per program, rep and period"},

@@ -37,7 +37,7 @@ programs exactly once, and reports everything to ClickHouse.`,
 		"Kafka seed brokers, comma separated (env ACCRUE_KAFKA_BROKERS)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("ACCRUE_LOG_LEVEL", "info"),
 		"log level: debug, info, warn, error (env ACCRUE_LOG_LEVEL)")
-	root.AddCommand(newTopicsCmd(g), newStageCmd(g), newDLQCmd(g), newConnectorCmd(g), newServeCmd(g), newDemoCmd(g), newVersionCmd())
+	root.AddCommand(newTopicsCmd(g), newStageCmd(g), newDLQCmd(g), newConnectorCmd(g), newServeCmd(g), newImportCmd(g), newDemoCmd(g), newVersionCmd())
 	return root
 }
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/pipeline"
 )
 
 // RealBrokers returns the brokers named by ACCRUE_KAFKA_BROKERS. Without it
@@ -182,59 +183,13 @@ func ReadTopic(ctx context.Context, brokers []string, topic string) ([]*kgo.Reco
 		return nil, err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	want := map[int32]int64{}
-	assign := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) {
-		s, _ := starts.Lookup(topic, o.Partition)
-		if o.Offset > s.Offset {
-			want[o.Partition] = o.Offset - 1
-			assign[o.Partition] = kgo.NewOffset().At(s.Offset)
-		}
-	})
-	if len(want) == 0 {
-		return nil, nil
-	}
-	rd, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
 	var out []*kgo.Record
-	for len(want) > 0 {
-		fs := rd.PollFetches(ctx)
-		if err := fs.Err0(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", topic, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			last, ok := want[r.Partition]
-			if !ok || r.Offset > last {
-				return
-			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-			if r.Offset == last {
-				delete(want, r.Partition)
-			}
-		})
+	if err := pipeline.ScanTopic(ctx, cl, brokers, nil, topic, func(r *kgo.Record) error {
+		out = append(out, r)
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Partition != out[j].Partition {
-			return out[i].Partition < out[j].Partition
-		}
-		return out[i].Offset < out[j].Offset
-	})
 	return out, nil
 }
 
