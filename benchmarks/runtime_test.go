@@ -151,24 +151,32 @@ func runPlain(b *testing.B, brokers []string, input, round string, n int) time.D
 	return time.Since(start)
 }
 
-// runStage runs the same work through pipeline.Stage. The clock starts at
-// the first record processed and stops when the committed-input counter
-// reaches n.
+// runStage runs the same work through pipeline.Stage with a trivial
+// operator that re-emits each record.
 func runStage(b *testing.B, brokers []string, input, round string, n int) time.Duration {
-	name := "bench-stage-" + round
-	output := name + "-out"
-	pt.CreateTopics(b, brokers, benchPartitions, []string{output, name + ".rejected"}, name+".changelog")
+	output := "bench-stage-" + round + "-out"
+	return timeStage(b, brokers, input, "bench-stage-"+round, n, []string{output},
+		pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
+			c.Emit(output, r.Key, r.Value)
+			return nil
+		}))
+}
+
+// timeStage runs proc in a stage named name over input until n input
+// records are committed, and returns the time from the first record
+// processed to then. outputs are created first.
+func timeStage(b *testing.B, brokers []string, input, name string, n int, outputs []string, proc pipeline.Processor[int64]) time.Duration {
+	pt.CreateTopics(b, brokers, benchPartitions, append(outputs, name+".rejected"), name+".changelog")
 	met := pipeline.NewMetrics(prometheus.NewRegistry())
 	var started atomic.Int64
-	st, err := pipeline.NewStage[[]byte](pipeline.Config{
+	st, err := pipeline.NewStage[int64](pipeline.Config{
 		Name: name, Brokers: brokers, Inputs: []string{input}, Group: name, InstanceID: "0",
 		MaxPollRecords: benchBatch, Metrics: met, Logger: slog.New(slog.DiscardHandler),
-	}, pipeline.BytesCodec{}, pipeline.ProcessorFunc[[]byte](func(c *pipeline.Context[[]byte], r *kgo.Record) error {
+	}, pipeline.Int64Codec{}, pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
 		if started.Load() == 0 {
 			started.Store(time.Now().UnixNano())
 		}
-		c.Emit(output, r.Key, r.Value)
-		return nil
+		return proc.Process(c, r)
 	}))
 	if err != nil {
 		b.Fatal(err)

@@ -179,34 +179,9 @@ type wireSplit struct {
 	Share string `json:"share"`
 }
 
-// MarshalJSON writes the event in its wire form: decimals as strings, time
-// in RFC 3339 (UTC), ref_txn_id null when absent.
-func (e Event) MarshalJSON() ([]byte, error) {
-	w := wire{
-		EventID: e.EventID, Source: e.Source, TxnID: e.TxnID, Type: e.Type,
-		EventTime: e.EventTime.UTC().Format(time.RFC3339Nano),
-		RepID:     e.RepID, AccountID: e.AccountID, ProductID: e.ProductID,
-		Amount:     wireMoney{Value: DecimalString(e.Amount.Value), Currency: e.Amount.Currency},
-		Attributes: e.Attributes,
-	}
-	if w.EventID == "" {
-		w.EventID = DefaultEventID(e.Source, e.TxnID, e.Type)
-	}
-	if e.RefTxnID != "" {
-		w.RefTxnID = &e.RefTxnID
-	}
-	if e.Quantity.Valid {
-		q := DecimalString(e.Quantity.Decimal)
-		w.Quantity = &q
-	}
-	if e.Margin != nil {
-		w.Margin = &wireMoney{Value: DecimalString(e.Margin.Value), Currency: e.Margin.Currency}
-	}
-	for _, s := range e.Splits {
-		w.Splits = append(w.Splits, wireSplit{RepID: s.RepID, Share: DecimalString(s.Share)})
-	}
-	return json.Marshal(w)
-}
+// MarshalJSON writes the event in its wire form: decimals as strings with
+// their scale, time in RFC 3339 (UTC), ref_txn_id null when absent.
+func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil), nil }
 
 // UnmarshalJSON reads the wire form. Decimals must be JSON strings (a JSON
 // number would pass through a float); a malformed one is a *FieldError

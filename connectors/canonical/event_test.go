@@ -127,6 +127,9 @@ func FuzzEventJSON(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded event does not encode: %v", err)
 		}
+		if ref, err := referenceJSON(e); err != nil || string(ref) != string(out) {
+			t.Fatalf("AppendJSON differs from the reflective encoding (%v):\n%s\n%s", err, out, ref)
+		}
 		var back Event
 		if err := json.Unmarshal(out, &back); err != nil {
 			t.Fatalf("encoded event does not decode: %v\n%s", err, out)
@@ -136,3 +139,33 @@ func FuzzEventJSON(f *testing.F) {
 		}
 	})
 }
+
+// referenceJSON is the reflective encoding of the wire struct that
+// AppendJSON must match byte for byte.
+func referenceJSON(e Event) ([]byte, error) {
+	w := wire{
+		EventID: e.EventID, Source: e.Source, TxnID: e.TxnID, Type: e.Type,
+		EventTime: e.EventTime.UTC().Format(time.RFC3339Nano),
+		RepID:     e.RepID, AccountID: e.AccountID, ProductID: e.ProductID,
+		Amount:     wireMoney{Value: DecimalString(e.Amount.Value), Currency: e.Amount.Currency},
+		Attributes: e.Attributes,
+	}
+	if w.EventID == "" {
+		w.EventID = DefaultEventID(e.Source, e.TxnID, e.Type)
+	}
+	if e.RefTxnID != "" {
+		w.RefTxnID = &e.RefTxnID
+	}
+	if e.Quantity.Valid {
+		q := DecimalString(e.Quantity.Decimal)
+		w.Quantity = &q
+	}
+	if e.Margin != nil {
+		w.Margin = &wireMoney{Value: DecimalString(e.Margin.Value), Currency: e.Margin.Currency}
+	}
+	for _, s := range e.Splits {
+		w.Splits = append(w.Splits, wireSplit{RepID: s.RepID, Share: DecimalString(s.Share)})
+	}
+	return json.Marshal(w)
+}
+

@@ -18,7 +18,6 @@ package ingest
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -103,7 +102,6 @@ func (p *Processor) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
 		return pipeline.Rejectf(ReasonUnknownTopic, "", "no source is configured for topic %q", rec.Topic)
 	}
 	now := p.now()
-	var encErr error
 	pl.Run(rec.Value, now, func(r Result) {
 		switch {
 		case r.Reject != nil:
@@ -115,17 +113,9 @@ func (p *Processor) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
 				p.OnSkip(pl.Mapper.Source(), r.Skip)
 			}
 		default:
-			b, err := json.Marshal(r.Event)
-			if err != nil {
-				encErr = err
-				return
-			}
-			c.Emit(p.output, Key(r.Event), b)
+			c.Emit(p.output, Key(r.Event), r.Event.AppendJSON(make([]byte, 0, 256+len(r.Raw)/2)))
 		}
 	})
-	if encErr != nil {
-		return fmt.Errorf("encode canonical event: %w", encErr)
-	}
 	return nil
 }
 
