@@ -168,4 +168,3 @@ func referenceJSON(e Event) ([]byte, error) {
 	}
 	return json.Marshal(w)
 }
-
