@@ -7,9 +7,9 @@ import (
 	"github.com/accrue/accrue/transforms/sanitize"
 )
 
-// TestExampleGateConfigCompiles keeps connectors/examples/gate.yaml valid.
+// TestExampleGateConfigCompiles keeps connectors/examples/gatekeepers/gate.yaml valid.
 func TestExampleGateConfigCompiles(t *testing.T) {
-	b, err := os.ReadFile("../../connectors/examples/gate.yaml")
+	b, err := os.ReadFile("../../connectors/examples/gatekeepers/gate.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
