@@ -153,13 +153,15 @@ func arrayRecords(payload []byte, start int, each func(off int, raw []byte)) {
 
 func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
 	ln := newLines(payload)
+	p, release := poolParser()
+	defer release()
 	jsonRecords(payload, func(off int, raw []byte) {
 		o := Outcome{Line: ln.at(off), Offset: int64(off), Raw: raw}
-		obj, err := decodeObject(raw)
+		obj, err := parseObject(p, raw)
 		if err != nil {
 			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, err)}
 		} else {
-			m.mapRecord(object(obj), &o)
+			m.mapRecord(obj, &o)
 		}
 		visit(o)
 	})

@@ -1,0 +1,120 @@
+package mapping
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/valyala/fastjson"
+)
+
+// JSON records are parsed with fastjson into a reusable tree and only the
+// mapped paths are read from it: decoding every record into map[string]any
+// with encoding/json was the largest item of the ingest stage's CPU profile
+// (see benchmarks/README.md).
+
+var parsers fastjson.ParserPool
+
+// jsonObject is a JSON record parsed by fastjson. It is valid until its
+// parser parses again: mapRecord reads it and copies what it keeps.
+type jsonObject struct{ v *fastjson.Value }
+
+// parseObject parses raw, which must hold exactly one JSON object.
+func parseObject(p *fastjson.Parser, raw []byte) (jsonObject, error) {
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		return jsonObject{}, err
+	}
+	if v.Type() != fastjson.TypeObject {
+		return jsonObject{}, fmt.Errorf("want a JSON object, got %s", fjKind(v))
+	}
+	return jsonObject{v: v}, nil
+}
+
+func fjKind(v *fastjson.Value) string {
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return "null"
+	case fastjson.TypeArray:
+		return "an array"
+	case fastjson.TypeString:
+		return "a string"
+	case fastjson.TypeNumber:
+		return "a number"
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		return "a boolean"
+	}
+	return "an object"
+}
+
+// lookup follows r and returns the value as the mapper's generic form:
+// string, json.Number (the number's exact text), bool, nil, or, for objects
+// and arrays (splits, error messages), map[string]any and []any.
+func (o jsonObject) lookup(r *ref) (any, bool) {
+	v := o.v
+	for _, s := range r.segs {
+		if s.key != "" {
+			if v.Type() != fastjson.TypeObject {
+				return nil, false
+			}
+			obj, _ := v.Object()
+			if v = lastKey(obj, s.key); v == nil {
+				return nil, false
+			}
+			continue
+		}
+		if v.Type() != fastjson.TypeArray {
+			return nil, false
+		}
+		arr, _ := v.Array()
+		if s.index >= len(arr) {
+			return nil, false
+		}
+		v = arr[s.index]
+	}
+	return generic(v), true
+}
+
+// lastKey returns the value of key in obj, the last one when the key is
+// repeated, as encoding/json does.
+func lastKey(obj *fastjson.Object, key string) *fastjson.Value {
+	var found *fastjson.Value
+	obj.Visit(func(k []byte, v *fastjson.Value) {
+		if string(k) == key {
+			found = v
+		}
+	})
+	return found
+}
+
+func generic(v *fastjson.Value) any {
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return string(b)
+	case fastjson.TypeNumber:
+		return json.Number(v.MarshalTo(nil))
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeFalse:
+		return false
+	case fastjson.TypeNull:
+		return nil
+	case fastjson.TypeArray:
+		arr, _ := v.Array()
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			out[i] = generic(e)
+		}
+		return out
+	}
+	obj, _ := v.Object()
+	out := make(map[string]any, obj.Len())
+	obj.Visit(func(k []byte, e *fastjson.Value) { out[string(k)] = generic(e) })
+	return out
+}
+
+// poolParser lends a parser for the records of one payload.
+func poolParser() (*fastjson.Parser, func()) {
+	p := parsers.Get()
+	return p, func() { parsers.Put(p) }
+}
