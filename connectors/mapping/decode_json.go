@@ -155,6 +155,17 @@ func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
 	ln := newLines(payload)
 	p, release := poolParser()
 	defer release()
+	// The common case, one object per payload (a Kafka record, a webhook),
+	// is parsed once rather than validated first and framed.
+	if start := skipSpace(payload, 0); start < len(payload) && payload[start] == '{' {
+		raw := trimRightSpace(payload[start:])
+		if obj, err := parseObject(p, raw); err == nil {
+			o := Outcome{Line: ln.at(start), Offset: int64(start), Raw: raw}
+			m.mapRecord(obj, &o)
+			visit(o)
+			return
+		}
+	}
 	jsonRecords(payload, func(off int, raw []byte) {
 		o := Outcome{Line: ln.at(off), Offset: int64(off), Raw: raw}
 		obj, err := parseObject(p, raw)
