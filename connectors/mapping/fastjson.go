@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/valyala/fastjson"
 )
@@ -50,28 +51,59 @@ func fjKind(v *fastjson.Value) string {
 // string, json.Number (the number's exact text), bool, nil, or, for objects
 // and arrays (splits, error messages), map[string]any and []any.
 func (o jsonObject) lookup(r *ref) (any, bool) {
+	v := o.find(r)
+	if v == nil {
+		return nil, false
+	}
+	return generic(v), true
+}
+
+// text implements record.text without converting scalars to interfaces.
+func (o jsonObject) text(r *ref) (string, bool, bool, any) {
+	v := o.find(r)
+	if v == nil {
+		return "", false, true, nil
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return strings.TrimSpace(string(b)), true, true, nil
+	case fastjson.TypeNumber:
+		return string(v.MarshalTo(nil)), true, true, nil
+	case fastjson.TypeTrue:
+		return "true", true, true, nil
+	case fastjson.TypeFalse:
+		return "false", true, true, nil
+	case fastjson.TypeNull:
+		return "", true, true, nil
+	}
+	return "", true, false, generic(v)
+}
+
+// find follows r; nil when a step is missing or of the wrong kind.
+func (o jsonObject) find(r *ref) *fastjson.Value {
 	v := o.v
 	for _, s := range r.segs {
 		if s.key != "" {
 			if v.Type() != fastjson.TypeObject {
-				return nil, false
+				return nil
 			}
 			obj, _ := v.Object()
 			if v = lastKey(obj, s.key); v == nil {
-				return nil, false
+				return nil
 			}
 			continue
 		}
 		if v.Type() != fastjson.TypeArray {
-			return nil, false
+			return nil
 		}
 		arr, _ := v.Array()
 		if s.index >= len(arr) {
-			return nil, false
+			return nil
 		}
 		v = arr[s.index]
 	}
-	return generic(v), true
+	return v
 }
 
 // lastKey returns the value of key in obj, the last one when the key is

@@ -227,8 +227,7 @@ func (m *Mapper) typeOf(rec record) (canonical.Type, string, *pipeline.Reject) {
 	if m.typ.Value != "" {
 		return canonical.Type(m.typ.Value), "", nil
 	}
-	v, ok := rec.lookup(&m.typeRef)
-	s, isScalar := scalar(v)
+	s, ok, isScalar, v := rec.text(&m.typeRef)
 	switch {
 	case !isScalar:
 		return "", "", pipeline.Rejectf(ReasonInvalidField, "type", "source field %q holds %s, want a value", m.typeRef.raw, kindOf(v))
@@ -251,8 +250,7 @@ func (m *Mapper) text(rec record, s *spec) (string, *pipeline.Reject) {
 		return s.konst, nil
 	}
 	if s.mapped {
-		v, _ := rec.lookup(&s.src)
-		t, ok := scalar(v)
+		t, _, ok, v := rec.text(&s.src)
 		if !ok {
 			return "", pipeline.Rejectf(ReasonInvalidField, fieldName(s), "source field %q holds %s, want a value", s.src.raw, kindOf(v))
 		}

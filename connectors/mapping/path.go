@@ -85,6 +85,21 @@ func (r *ref) walk(v any) (any, bool) {
 // record is one decoded source record.
 type record interface {
 	lookup(r *ref) (any, bool)
+	// text is lookup followed by scalar, without boxing the value: found
+	// reports whether the path exists, isScalar whether its value is one
+	// (v holds the value only when it is not, for messages).
+	text(r *ref) (s string, found, isScalar bool, v any)
+}
+
+// textOf implements record.text for records whose values are already
+// generic.
+func textOf(rec record, r *ref) (string, bool, bool, any) {
+	v, found := rec.lookup(r)
+	s, ok := scalar(v)
+	if !ok {
+		return "", found, false, v
+	}
+	return s, found, true, nil
 }
 
 // object is a JSON record (numbers as json.Number).
@@ -92,10 +107,20 @@ type object map[string]any
 
 func (o object) lookup(r *ref) (any, bool) { return r.walk(map[string]any(o)) }
 
+func (o object) text(r *ref) (string, bool, bool, any) { return textOf(o, r) }
+
 // row is a CSV record: cells by column index.
 type row struct {
 	cells []string
 	cols  map[string]int
+}
+
+func (w row) text(r *ref) (string, bool, bool, any) {
+	i, ok := w.cols[r.raw]
+	if !ok || i >= len(w.cells) {
+		return "", false, true, nil
+	}
+	return strings.TrimSpace(w.cells[i]), true, true, nil
 }
 
 func (w row) lookup(r *ref) (any, bool) {
