@@ -49,7 +49,9 @@ func fjKind(v *fastjson.Value) string {
 
 // lookup follows r and returns the value as the mapper's generic form:
 // string, json.Number (the number's exact text), bool, nil, or, for objects
-// and arrays (splits, error messages), map[string]any and []any.
+// and arrays (splits, error messages), map[string]any and []any. Of a key
+// repeated in one object, the first is read (JSON leaves duplicates to the
+// reader; encoding/json would take the last).
 func (o jsonObject) lookup(r *ref) (any, bool) {
 	v := o.find(r)
 	if v == nil {
@@ -88,8 +90,7 @@ func (o jsonObject) find(r *ref) *fastjson.Value {
 			if v.Type() != fastjson.TypeObject {
 				return nil
 			}
-			obj, _ := v.Object()
-			if v = lastKey(obj, s.key); v == nil {
+			if v = v.Get(s.key); v == nil {
 				return nil
 			}
 			continue
@@ -104,18 +105,6 @@ func (o jsonObject) find(r *ref) *fastjson.Value {
 		v = arr[s.index]
 	}
 	return v
-}
-
-// lastKey returns the value of key in obj, the last one when the key is
-// repeated, as encoding/json does.
-func lastKey(obj *fastjson.Object, key string) *fastjson.Value {
-	var found *fastjson.Value
-	obj.Visit(func(k []byte, v *fastjson.Value) {
-		if string(k) == key {
-			found = v
-		}
-	})
-	return found
 }
 
 func generic(v *fastjson.Value) any {
