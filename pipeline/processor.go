@@ -45,6 +45,29 @@ func (c *Context[S]) Get(key string) (S, bool) { return c.part.get(key) }
 // when the batch commits.
 func (c *Context[S]) Put(key string, v S) { c.part.staged[key] = pending[S]{v: v} }
 
+// Scan calls fn for every key of the partition's state as of this point in
+// the batch, until fn returns false. It costs a pass over the partition's
+// state: use it for occasional sweeps, not per record. fn may call Delete.
+func (c *Context[S]) Scan(fn func(key string, v S) bool) {
+	staged := make([]string, 0, len(c.part.staged))
+	for k := range c.part.staged {
+		staged = append(staged, k)
+	}
+	for _, k := range staged {
+		if w := c.part.staged[k]; !w.deleted && !fn(k, w.v) {
+			return
+		}
+	}
+	for k, v := range c.part.committed {
+		if _, ok := c.part.staged[k]; ok {
+			continue
+		}
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
 // Delete removes key; the changelog receives a tombstone.
 func (c *Context[S]) Delete(key string) { c.part.staged[key] = pending[S]{deleted: true} }
 

@@ -378,3 +378,42 @@ func TestStatelessStageNeedsNoChangelog(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestContextScanSeesStagedAndCommittedState deletes, from a later batch,
+// every key an earlier batch stored: Scan must list committed keys and keys
+// staged in the same batch, and deletions reach the changelog.
+func TestContextScanSeesStagedAndCommittedState(t *testing.T) {
+	_, brokers := pt.Fake(t)
+	setup(t, brokers, 1)
+	pt.ProduceKeyed(t, brokers, in, 0, 10, 10)
+	var scanned atomic.Int32
+	s, err := pipeline.NewStage[int64](pipeline.Config{Name: "count", Brokers: brokers, Inputs: []string{in}, MaxPollRecords: 5},
+		pipeline.Int64Codec{}, pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
+			if string(r.Value) == "sweep" {
+				n := int32(0)
+				c.Scan(func(k string, _ int64) bool { n++; c.Delete(k); return true })
+				scanned.Store(n)
+			} else {
+				c.Put(string(r.Key), 1)
+			}
+			c.Emit(out, r.Key, r.Value)
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, s)
+	waitOutput(t, brokers, 10)
+	pt.ProduceRaw(t, brokers, in, []byte("k-new"), []byte("x"))
+	pt.ProduceRaw(t, brokers, in, []byte("k-sweep"), []byte("sweep"))
+	waitOutput(t, brokers, 12)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := scanned.Load(); n != 11 {
+		t.Errorf("scan saw %d keys, want 11 (10 committed, 1 staged)", n)
+	}
+	if last := pt.LastValues(pt.ReadAll(t, brokers, changelog)); len(last) != 0 {
+		t.Errorf("changelog still holds %d keys after the sweep", len(last))
+	}
+}

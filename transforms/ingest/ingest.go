@@ -126,11 +126,20 @@ func (p *Processor) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
 type Dedupe struct {
 	deduper *sanitize.Deduper
 	output  string
+	// per partition: the highest event time seen (the watermark), and
+	// records since the last sweep.
+	watermark map[int32]time.Time
+	since     map[int32]int
+	// SweepEvery is how many records of a partition pass between sweeps
+	// of its expired entries; default 20000.
+	SweepEvery int
+	// OnSweep, when set, is told how many entries a sweep removed.
+	OnSweep func(removed int)
 }
 
 // NewDedupe builds the dedupe processor; output is normally "sales.clean".
 func NewDedupe(d *sanitize.Deduper, output string) *Dedupe {
-	return &Dedupe{deduper: d, output: output}
+	return &Dedupe{deduper: d, output: output, watermark: map[int32]time.Time{}, since: map[int32]int{}, SweepEvery: 20000}
 }
 
 // ReasonMalformedCanonical rejects a record on sales.canonical that is not a
@@ -147,5 +156,14 @@ func (d *Dedupe) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
 		return rj
 	}
 	c.Emit(d.output, rec.Key, rec.Value)
+	if e.EventTime.After(d.watermark[rec.Partition]) {
+		d.watermark[rec.Partition] = e.EventTime
+	}
+	if d.since[rec.Partition]++; d.since[rec.Partition] >= d.SweepEvery {
+		d.since[rec.Partition] = 0
+		if n := d.deduper.Sweep(c, d.watermark[rec.Partition]); d.OnSweep != nil {
+			d.OnSweep(n)
+		}
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package sanitize
 
 import (
+	"strings"
 	"time"
 
 	"github.com/accrue/accrue/connectors/canonical"
@@ -30,8 +31,8 @@ const SeenKeyPrefix = "seen/"
 // its place). A window of 0 never forgets.
 //
 // State is per partition: copies of an event must reach the same partition
-// (key the input by source and txn_id, as connectors do). A Deduper does not
-// sweep old entries; that needs a scan of the state that SeenStore lacks.
+// (key the input by source and txn_id, as connectors do). Sweep forgets the
+// entries that the window has left behind, so that state stays bounded.
 type Deduper struct {
 	window func(source string) time.Duration
 }
@@ -81,3 +82,37 @@ func (d *Deduper) CheckAndRemember(s SeenStore, e *canonical.Event) *pipeline.Re
 
 // Forget removes what s remembers of e (an event withdrawn downstream).
 func (d *Deduper) Forget(s SeenStore, e *canonical.Event) { s.Delete(SeenKeyPrefix + e.Key()) }
+
+// ScanStore is a SeenStore whose entries can be listed, such as
+// *pipeline.Context[int64].
+type ScanStore interface {
+	SeenStore
+	Scan(fn func(key string, v int64) bool)
+}
+
+var _ ScanStore = (*pipeline.Context[int64])(nil)
+
+// Sweep forgets every remembered event that lies more than its source's
+// window before watermark (the highest event time the partition has seen):
+// a copy of it arriving now would no longer be caught anyway, since stream
+// time has moved past the window. Sources with no window are kept for ever.
+// It returns the number of entries removed. The source is read from the key
+// up to its first ':', so source names must not contain ':'.
+func (d *Deduper) Sweep(s ScanStore, watermark time.Time) int {
+	var old []string
+	s.Scan(func(key string, first int64) bool {
+		rest, ok := strings.CutPrefix(key, SeenKeyPrefix)
+		if !ok {
+			return true
+		}
+		source, _, _ := strings.Cut(rest, ":")
+		if w := d.window(source); w > 0 && watermark.UnixNano()-first > int64(w) {
+			old = append(old, key)
+		}
+		return true
+	})
+	for _, k := range old {
+		s.Delete(k)
+	}
+	return len(old)
+}
