@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,21 +29,36 @@ import (
 
 	"github.com/accrue/accrue/connectors/synth"
 	"github.com/accrue/accrue/pipeline"
+	"github.com/accrue/accrue/transforms/ingest"
+	"github.com/accrue/accrue/transforms/sanitize"
 	"github.com/accrue/accrue/transforms/totals"
 )
 
-// The demo's topology: synth → sales.raw → stage totals → rep.totals, with
-// the stage's dead letters on totals.rejected. rep.totals is the demo's own
-// topic: sales.credited is for canonical, linked sale events.
+// The demo's topology, the product's ingest flow on an embedded broker:
+//
+//	synth ─► raw.<source> ─► [ingest] ─► sales.canonical ─► [dedupe] ─► sales.clean ─► [totals] ─► rep.totals
+//	                             └───────────┬────────────────────┘
+//	                                  sales.rejected
+//
+// totals re-keys each clean sale by rep through totals.by-rep, its own
+// repartition topic, and credits it when it reads it back. rep.totals is the
+// demo's own topic: sales.credited is for canonical, linked sale events.
 const (
-	demoStage      = "totals"
-	demoInput      = "sales.raw"
+	demoIngest     = "ingest"
+	demoDedupe     = "dedupe"
+	demoTotals     = "totals"
+	demoCanonical  = "sales.canonical"
+	demoClean      = "sales.clean"
+	demoRejected   = "sales.rejected"
+	demoByRep      = "totals.by-rep"
 	demoOutput     = "rep.totals"
 	demoPartitions = 6
 	demoTopReps    = 5
-	// demoDrain bounds the wait, once production stops, for the stage to
+	// demoDupPerMille is synth's share of exact copies: 0.5%.
+	demoDupPerMille = 5
+	// demoDrain bounds the wait, once production stops, for the stages to
 	// consume what was produced, and for the leaderboard to read what the
-	// stage committed.
+	// totals stage committed.
 	demoDrain = 15 * time.Second
 )
 
@@ -60,15 +78,19 @@ func newDemoCmd(_ *globals) *cobra.Command {
 		Short: "Run the whole flow on an embedded broker with synthetic sales",
 		Long: `Starts an in-process Kafka (kfake; --brokers is not used), creates accrue's
 topics with 6 partitions, and produces synthetic sales from three systems
-(crm-na in USD, erp-eu in EUR, pos-apac in JPY and SGD) to sales.raw at --rate
-records a second; about 1% are broken on purpose. The "totals" stage counts
-each rep's sales and amounts exactly once and writes every rep's new totals to
-rep.totals; broken records go to totals.rejected with a reason code.
+(crm-na in USD, erp-eu in EUR, pos-apac in JPY and SGD), each to its own topic
+raw.<source>, at --rate records a second; about 1% are broken on purpose and
+0.5% are sent twice. Three stages run them as the product does: "ingest" maps
+each source's records (a mapping config per source) and checks them with the
+gatekeepers into sales.canonical, "dedupe" passes the first copy of every
+sale to sales.clean, and the demo's "totals" counts each rep's sales and
+amounts exactly once into rep.totals. Refused records and duplicates go to
+sales.rejected with a reason code.
 
-Every second it prints what was produced, consumed, credited and rejected,
-the transactions and the top reps (read back from rep.totals). It stops
-after --duration, or on Ctrl-C, lets the stage catch up, prints a final
-summary with exactly-once checks, and exits 0 (1 if a check fails).
+Every second it prints what was produced, what each stage consumed, emitted
+and rejected, and the top reps (read back from rep.totals). It stops after
+--duration, or on Ctrl-C, lets the stages catch up, prints a final summary
+with exactly-once checks, and exits 0 (1 if a check fails).
 /metrics, /healthz and /readyz are served on --admin-addr meanwhile.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -97,31 +119,62 @@ summary with exactly-once checks, and exits 0 (1 if a check fails).
 }
 
 // runDemo runs the demo until ctx is cancelled or f.duration passes, then
-// shuts down in this order: the producer stops and flushes; the stage
-// consumes what was produced (up to demoDrain) and leaves its group; the
-// leaderboard reads what the stage committed; the final summary is printed;
-// the admin server and the broker stop.
+// shuts down in this order: the producer stops and flushes; the stages
+// consume what was produced (up to demoDrain) and leave their groups; the
+// leaderboard reads what the totals stage committed; the final summary is
+// printed; the admin server and the broker stop.
 func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
+	gen := synth.New(f.seed, synth.WithDuplicateRate(demoDupPerMille))
+	var sources, rawTopics []string
+	for _, src := range gen.Sources() {
+		sources = append(sources, src.Name)
+		rawTopics = append(rawTopics, demoRawTopic(src.Name))
+	}
+	pipelines, gate, err := demoPipelines(sources)
+	if err != nil {
+		return err
+	}
+
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		return fmt.Errorf("embedded broker: %w", err)
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
-	if err := createDemoTopics(ctx, brokers); err != nil {
+	if err := createDemoTopics(ctx, brokers, rawTopics); err != nil {
 		return err
 	}
 
 	reg := newRegistry()
 	met := pipeline.NewMetrics(reg)
-	st, err := pipeline.NewStage(pipeline.Config{
-		Name: demoStage, Brokers: brokers, Inputs: []string{demoInput}, InstanceID: "demo", Metrics: met,
-	}, totals.Codec{}, &totals.Processor{Output: demoOutput})
+	var skipped atomic.Int64
+	ingestProc := ingest.NewProcessor(pipelines, demoCanonical, nil)
+	ingestProc.OnSkip = func(string, string) { skipped.Add(1) }
+	ingestSt, err := pipeline.NewStage(pipeline.Config{
+		Name: demoIngest, Brokers: brokers, Inputs: rawTopics, InstanceID: "demo", Metrics: met,
+		Stateless: true, DeadLetter: demoRejected,
+	}, pipeline.Int64Codec{}, ingestProc)
+	if err != nil {
+		return err
+	}
+	dedupeSt, err := pipeline.NewStage(pipeline.Config{
+		Name: demoDedupe, Brokers: brokers, Inputs: []string{demoCanonical}, InstanceID: "demo", Metrics: met,
+		DeadLetter: demoRejected,
+	}, pipeline.Int64Codec{}, ingest.NewDedupe(gate.Deduper(), demoClean))
+	if err != nil {
+		return err
+	}
+	totalsSt, err := pipeline.NewStage(pipeline.Config{
+		Name: demoTotals, Brokers: brokers, Inputs: []string{demoClean, demoByRep}, InstanceID: "demo", Metrics: met,
+	}, totals.Codec{}, &totals.Processor{Output: demoOutput, ByRep: demoByRep})
 	if err != nil {
 		return err
 	}
 	adminLine := "admin: none (--admin-addr is empty)"
-	stopAdmin, err := serveAdmin(f.adminAddr, reg, pipeline.ReadyCheck{Name: "stage " + demoStage, Ready: st.Ready})
+	stopAdmin, err := serveAdmin(f.adminAddr, reg,
+		pipeline.ReadyCheck{Name: "stage " + demoIngest, Ready: ingestSt.Ready},
+		pipeline.ReadyCheck{Name: "stage " + demoDedupe, Ready: dedupeSt.Ready},
+		pipeline.ReadyCheck{Name: "stage " + demoTotals, Ready: totalsSt.Ready})
 	switch {
 	case err != nil:
 		// The demo does not need it; a taken port must not stop it.
@@ -146,9 +199,8 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	}
 	defer reader.Close()
 
-	gen := synth.New(f.seed)
 	board := &leaderboard{reps: make(map[string]totals.Totals)}
-	sum := &demoSummary{w: w, gen: gen, met: met, board: board}
+	sum := &demoSummary{w: w, gen: gen, met: met, reg: reg, skipped: &skipped, rawTopics: rawTopics, board: board}
 	sum.header(f, gen.Sources(), clickHouseLine(f.clickhouse), adminLine)
 
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -157,17 +209,43 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 		runCtx, stopRun = context.WithTimeout(ctx, f.duration)
 		defer stopRun()
 	}
-	// The stage and the reader outlive ctx: they must finish their work
+	// The stages and the reader outlive ctx: they must finish their work
 	// after production stops.
-	stageCtx, stopStage := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopStage()
+	stageCtx, stopStages := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStages()
 	readCtx, stopRead := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRead()
 
-	stage := goTask(func() error { return st.Run(stageCtx) })
+	stages := []struct {
+		name string
+		task *demoTask
+	}{
+		{demoIngest, goTask(func() error { return ingestSt.Run(stageCtx) })},
+		{demoDedupe, goTask(func() error { return dedupeSt.Run(stageCtx) })},
+		{demoTotals, goTask(func() error { return totalsSt.Run(stageCtx) })},
+	}
+	// anyStageDone is closed when the first stage stops.
+	anyStageDone := make(chan struct{})
+	var closeOnce sync.Once
+	for _, st := range stages {
+		go func() {
+			<-st.task.done
+			closeOnce.Do(func() { close(anyStageDone) })
+		}()
+	}
+	stageErr := func() error {
+		for _, st := range stages {
+			select {
+			case <-st.task.done:
+				return fmt.Errorf("stage %s stopped: %w", st.name, errOr(st.task.err, "without an error"))
+			default:
+			}
+		}
+		return nil
+	}
 	reading := goTask(func() error { return board.run(readCtx, reader) })
 	sum.start = time.Now()
-	producing := goTask(func() error { return gen.Run(runCtx, producer, demoInput, f.rate) })
+	producing := goTask(func() error { return gen.RunBySource(runCtx, producer, demoRawTopic, f.rate) })
 
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
@@ -175,8 +253,8 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	for fatal == nil && runCtx.Err() == nil {
 		select {
 		case <-runCtx.Done():
-		case <-stage.done:
-			fatal = fmt.Errorf("stage %s stopped: %w", demoStage, errOr(stage.err, "without an error"))
+		case <-anyStageDone:
+			fatal = stageErr()
 		case <-producing.done:
 			fatal = fmt.Errorf("producer stopped: %w", errOr(producing.err, "without an error"))
 		case <-reading.done:
@@ -200,17 +278,27 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 		return fmt.Errorf("producer: %w", perr)
 	}
 
-	// Let the stage consume everything that was produced before stopping
-	// it, so that the final figures add up.
+	// Let every stage consume everything its upstream committed before
+	// stopping them, so that the final figures add up. The figures are read
+	// upstream first: once a stage has caught up, its output is final.
 	produced := gen.Stats().Produced()
-	caughtUp := waitUntil(demoDrain, stage.done, func() bool {
-		return counterValue(met.RecordsIn(demoStage, demoInput)) >= produced
+	caughtUp := waitUntil(demoDrain, anyStageDone, func() bool {
+		return sum.consumedRaw() >= produced &&
+			counterValue(met.RecordsIn(demoDedupe, demoCanonical)) >= counterValue(met.RecordsOut(demoIngest, demoCanonical)) &&
+			counterValue(met.RecordsIn(demoTotals, demoClean)) >= counterValue(met.RecordsOut(demoDedupe, demoClean)) &&
+			counterValue(met.RecordsIn(demoTotals, demoByRep)) >= counterValue(met.RecordsOut(demoTotals, demoByRep))
 	})
-	stopStage()
-	if err := stage.wait(); err != nil {
-		return fmt.Errorf("stage %s: %w", demoStage, err)
+	stopStages()
+	var serr []error
+	for _, st := range stages {
+		if err := st.task.wait(); err != nil {
+			serr = append(serr, fmt.Errorf("stage %s: %w", st.name, err))
+		}
 	}
-	committedOut := counterValue(met.RecordsOut(demoStage, demoOutput))
+	if err := errors.Join(serr...); err != nil {
+		return err
+	}
+	committedOut := counterValue(met.RecordsOut(demoTotals, demoOutput))
 	readAll := waitUntil(demoDrain, reading.done, func() bool { return board.seen() >= committedOut })
 	stopRead()
 	if err := reading.wait(); err != nil {
@@ -219,9 +307,10 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	return sum.final(caughtUp && readAll)
 }
 
-// createDemoTopics creates the catalogue's topics and the totals stage's
-// changelog and dead-letter topics.
-func createDemoTopics(ctx context.Context, brokers []string) error {
+// createDemoTopics creates the catalogue's topics, the sources' raw topics,
+// the stages' changelog and dead-letter topics and the totals stage's own
+// topics.
+func createDemoTopics(ctx context.Context, brokers, rawTopics []string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)
@@ -229,8 +318,16 @@ func createDemoTopics(ctx context.Context, brokers []string) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	topics := append(append([]pipeline.Topic(nil), pipeline.Topics...), pipeline.StageTopics(demoStage)...)
-	topics = append(topics, pipeline.Topic{Name: demoOutput, Doc: "running totals per rep (demo)"})
+	topics := append([]pipeline.Topic(nil), pipeline.Topics...)
+	for _, st := range []string{demoDedupe, demoTotals} {
+		topics = append(topics, pipeline.StageTopics(st)...)
+	}
+	for _, t := range rawTopics {
+		topics = append(topics, pipeline.Topic{Name: t, Doc: "records of one source as it sends them (demo)"})
+	}
+	topics = append(topics,
+		pipeline.Topic{Name: demoByRep, Doc: "clean sales keyed by rep, the totals stage's repartition topic (demo)"},
+		pipeline.Topic{Name: demoOutput, Doc: "running totals per rep (demo)"})
 	if _, err := pipeline.CreateTopics(ctx, kadm.NewClient(cl), topics, demoPartitions, -1); err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
@@ -390,10 +487,13 @@ func (b *leaderboard) standings(n int) (top []totals.Totals, records, sales int6
 
 // demoSummary prints the demo's header, its ticks and its final block.
 type demoSummary struct {
-	w     io.Writer
-	gen   *synth.Generator
-	met   *pipeline.Metrics
-	board *leaderboard
+	w         io.Writer
+	gen       *synth.Generator
+	met       *pipeline.Metrics
+	reg       prometheus.Gatherer
+	skipped   *atomic.Int64
+	rawTopics []string
+	board     *leaderboard
 
 	start       time.Time
 	producedFor time.Duration
@@ -402,14 +502,23 @@ type demoSummary struct {
 
 // demoSnapshot is the figures of one tick.
 type demoSnapshot struct {
-	at                   time.Duration
-	gen                  synth.Stats
-	consumed, credited   int64
-	rejected             int64
-	rejects              []reasonCount
-	committed, aborted   int64
-	top                  []totals.Totals
-	read, sumOfRepCounts int64
+	at  time.Duration
+	gen synth.Stats
+	// ingest
+	consumed, canonical, ingestRejected, skipped int64
+	// dedupe
+	dedupeIn, clean, duplicates int64
+	// totals
+	totalsIn, byRepOut, byRepIn, credited, totalsRejected int64
+	// rejects by stage and reason; rejects lists every reason on
+	// sales.rejected.
+	byStage map[string]map[string]int64
+	rejects []reasonCount
+	txns    map[string][2]int64 // stage: committed, aborted
+	top     []totals.Totals
+	read    int64
+	// sumOfRepCounts is the sum of every rep's sales count on rep.totals.
+	sumOfRepCounts int64
 }
 
 type reasonCount struct {
@@ -417,26 +526,88 @@ type reasonCount struct {
 	n      int64
 }
 
-// demoRejectReasons are the reason codes the demo's stage can give.
-var demoRejectReasons = append(append([]string(nil), totals.Reasons...),
-	pipeline.ReasonProcessingFailed, pipeline.ReasonProcessorPanic)
-
-func (s *demoSummary) take() demoSnapshot {
-	sn := demoSnapshot{
-		at:        time.Since(s.start),
-		gen:       s.gen.Stats(),
-		consumed:  counterValue(s.met.RecordsIn(demoStage, demoInput)),
-		credited:  counterValue(s.met.RecordsOut(demoStage, demoOutput)),
-		committed: counterValue(s.met.Transactions(demoStage, "committed")),
-		aborted:   counterValue(s.met.Transactions(demoStage, "aborted")),
+// consumedRaw is what the ingest stage consumed and committed, all sources.
+func (s *demoSummary) consumedRaw() int64 {
+	var n int64
+	for _, t := range s.rawTopics {
+		n += counterValue(s.met.RecordsIn(demoIngest, t))
 	}
-	for _, r := range demoRejectReasons {
-		if n := counterValue(s.met.Rejects(demoStage, r)); n > 0 {
-			sn.rejects = append(sn.rejects, reasonCount{r, n})
-			sn.rejected += n
+	return n
+}
+
+// stageRejects reads the stages' rejects by reason from the registry, so
+// that a reason the demo does not expect shows too.
+func (s *demoSummary) stageRejects() map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		slog.Warn("demo: gather metrics", "err", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "accrue_stage_rejects_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var stage, reason string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "stage":
+					stage = l.GetValue()
+				case "reason":
+					reason = l.GetValue()
+				}
+			}
+			if n := int64(m.GetCounter().GetValue()); n > 0 {
+				if out[stage] == nil {
+					out[stage] = map[string]int64{}
+				}
+				out[stage][reason] += n
+			}
 		}
 	}
+	return out
+}
+
+func sumOf(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func (s *demoSummary) take() demoSnapshot {
+	// Downstream figures first, so that within a snapshot no stage seems to
+	// have consumed more than its upstream emitted.
+	sn := demoSnapshot{at: time.Since(s.start), txns: map[string][2]int64{}}
 	sn.top, sn.read, sn.sumOfRepCounts = s.board.standings(demoTopReps)
+	sn.credited = counterValue(s.met.RecordsOut(demoTotals, demoOutput))
+	sn.byRepIn = counterValue(s.met.RecordsIn(demoTotals, demoByRep))
+	sn.byRepOut = counterValue(s.met.RecordsOut(demoTotals, demoByRep))
+	sn.totalsIn = counterValue(s.met.RecordsIn(demoTotals, demoClean))
+	sn.clean = counterValue(s.met.RecordsOut(demoDedupe, demoClean))
+	sn.dedupeIn = counterValue(s.met.RecordsIn(demoDedupe, demoCanonical))
+	sn.canonical = counterValue(s.met.RecordsOut(demoIngest, demoCanonical))
+	sn.skipped = s.skipped.Load()
+	sn.consumed = s.consumedRaw()
+	sn.gen = s.gen.Stats()
+	sn.byStage = s.stageRejects()
+	sn.ingestRejected = sumOf(sn.byStage[demoIngest])
+	sn.duplicates = sn.byStage[demoDedupe][sanitize.ReasonDuplicate]
+	sn.totalsRejected = sumOf(sn.byStage[demoTotals])
+	all := map[string]int64{}
+	for _, st := range []string{demoIngest, demoDedupe} {
+		for r, n := range sn.byStage[st] {
+			all[r] += n
+		}
+	}
+	for r, n := range all {
+		sn.rejects = append(sn.rejects, reasonCount{r, n})
+	}
+	sort.Slice(sn.rejects, func(i, j int) bool { return sn.rejects[i].reason < sn.rejects[j].reason })
+	for _, st := range []string{demoIngest, demoDedupe, demoTotals} {
+		sn.txns[st] = [2]int64{counterValue(s.met.Transactions(st, "committed")), counterValue(s.met.Transactions(st, "aborted"))}
+	}
 	return sn
 }
 
@@ -449,9 +620,11 @@ func (s *demoSummary) header(f *demoFlags, sources []synth.Source, clickHouse, a
 	for i, src := range sources {
 		srcs[i] = src.Name + " (" + strings.Join(src.Currencies, ", ") + ")"
 	}
-	fmt.Fprintf(s.w, "accrue demo: stage %q on an embedded Kafka (kfake, %d partitions), %s sales/s, seed %d, %s\n",
-		demoStage, demoPartitions, thousands(int64(f.rate)), f.seed, until)
-	fmt.Fprintf(s.w, "sources: %s; about 1%% broken on purpose\n", strings.Join(srcs, " · "))
+	fmt.Fprintf(s.w, "accrue demo: stages %s → %s → %s on an embedded Kafka (kfake, %d partitions), %s sales/s, seed %d, %s\n",
+		demoIngest, demoDedupe, demoTotals, demoPartitions, thousands(int64(f.rate)), f.seed, until)
+	fmt.Fprintf(s.w, "sources: %s, each to raw.<source>; about 1%% broken on purpose, 0.5%% sent twice\n", strings.Join(srcs, " · "))
+	fmt.Fprintf(s.w, "flow: raw.* → %s → %s → %s → %s → %s (via %s) → %s; refused → %s\n",
+		demoIngest, demoCanonical, demoDedupe, demoClean, demoTotals, demoByRep, demoOutput, demoRejected)
 	fmt.Fprintln(s.w, clickHouse)
 	fmt.Fprintln(s.w, admin)
 }
@@ -473,19 +646,29 @@ func (s *demoSummary) body(sn demoSnapshot, producedRate, consumedRate int64, in
 		bySource = append(bySource, src.Name+" "+thousands(src.Produced))
 	}
 	produced := sn.gen.Produced()
+	txns := func(st string) string {
+		t := sn.txns[st]
+		return fmt.Sprintf("%s txns (%s aborted)", thousands(t[0]), thousands(t[1]))
+	}
 	fmt.Fprintf(s.w, "produced %10s rec %8s/s   %s\n", thousands(produced), thousands(producedRate), strings.Join(bySource, " · "))
-	fmt.Fprintf(s.w, "%sconsumed %10s rec %8s/s   %s transactions committed, %s aborted · lag %s\n", indent,
-		thousands(sn.consumed), thousands(consumedRate), thousands(sn.committed), thousands(sn.aborted), thousands(max(0, produced-sn.consumed)))
-	fmt.Fprintf(s.w, "%scredited %10s rec             → %s\n", indent, thousands(sn.credited), demoOutput)
+	fmt.Fprintf(s.w, "%singest   %10s in  %8s/s   → %s canonical, %s rejected, %s skipped · %s · lag %s\n", indent,
+		thousands(sn.consumed), thousands(consumedRate), thousands(sn.canonical), thousands(sn.ingestRejected),
+		thousands(sn.skipped), txns(demoIngest), thousands(max(0, produced-sn.consumed)))
+	fmt.Fprintf(s.w, "%sdedupe   %10s in               → %s clean, %s duplicates · %s\n", indent,
+		thousands(sn.dedupeIn), thousands(sn.clean), thousands(sn.duplicates), txns(demoDedupe))
+	fmt.Fprintf(s.w, "%stotals   %10s in               → %s by rep → %s credited to %s, %s rejected · %s\n", indent,
+		thousands(sn.totalsIn), thousands(sn.byRepOut), thousands(sn.credited), demoOutput, thousands(sn.totalsRejected), txns(demoTotals))
 	reasons := "none"
+	var rejected int64
 	if len(sn.rejects) > 0 {
 		parts := make([]string, len(sn.rejects))
 		for i, r := range sn.rejects {
 			parts[i] = r.reason + " " + thousands(r.n)
+			rejected += r.n
 		}
 		reasons = strings.Join(parts, " · ")
 	}
-	fmt.Fprintf(s.w, "%srejected %10s rec             → %s.rejected: %s\n", indent, thousands(sn.rejected), demoStage, reasons)
+	fmt.Fprintf(s.w, "%srejected %10s rec             → %s: %s\n", indent, thousands(rejected), demoRejected, reasons)
 	if len(sn.top) == 0 {
 		fmt.Fprintf(s.w, "%stop reps     (nothing on %s yet)\n", indent, demoOutput)
 	}
@@ -499,8 +682,9 @@ func (s *demoSummary) body(sn demoSnapshot, producedRate, consumedRate int64, in
 }
 
 // final prints the last figures and the exactly-once checks. complete says
-// whether the stage consumed everything produced and the leaderboard read
-// everything the stage committed; a check that fails then is an error.
+// whether the stages consumed everything produced and the leaderboard read
+// everything the totals stage committed; a check that fails then is an
+// error.
 func (s *demoSummary) final(complete bool) error {
 	sn := s.take()
 	fmt.Fprintf(s.w, "\n── final, after %s %s\n", sn.at.Round(100*time.Millisecond), strings.Repeat("─", 50))
@@ -508,27 +692,41 @@ func (s *demoSummary) final(complete bool) error {
 	s.body(sn, perSecond(sn.gen.Produced(), s.producedFor), perSecond(sn.consumed, sn.at), "         ")
 
 	produced := sn.gen.Produced()
-	defects := map[string]int64{
-		totals.ReasonMalformedJSON: sn.gen.Defects[synth.DefectMalformedJSON],
-		totals.ReasonMissingField:  sn.gen.Defects[synth.DefectMissingRepID],
-		totals.ReasonInvalidAmount: sn.gen.Defects[synth.DefectInvalidAmount],
+	// The dead letters of ingest must be exactly the records synth broke,
+	// by the reason the mapping gives each defect.
+	want := map[string]int64{}
+	for d, reason := range demoDefectReasons {
+		if n := sn.gen.Defects[d]; n > 0 {
+			want[reason] += n
+		}
 	}
-	deadMatch := sn.rejected == produced-sn.gen.Defects[synth.DefectNone]
-	for _, r := range sn.rejects {
-		deadMatch = deadMatch && r.n == defects[r.reason]
+	deadMatch := len(sn.byStage[demoIngest]) == len(want)
+	for r, n := range want {
+		deadMatch = deadMatch && sn.byStage[demoIngest][r] == n
 	}
+	wantText := make([]string, 0, len(want))
+	for _, r := range slices.Sorted(maps.Keys(want)) {
+		wantText = append(wantText, r+" "+thousands(want[r]))
+	}
+	valid := sn.gen.Defects[synth.DefectNone] - sn.gen.Duplicates
 	checks := []struct {
 		ok   bool
 		text string
 	}{
-		{sn.consumed == produced, fmt.Sprintf("every produced record consumed in a committed transaction: %s of %s", thousands(sn.consumed), thousands(produced))},
-		{sn.credited+sn.rejected == sn.consumed, fmt.Sprintf("credited %s + rejected %s = consumed %s",
-			thousands(sn.credited), thousands(sn.rejected), thousands(sn.consumed))},
-		{deadMatch, fmt.Sprintf("dead letters = records broken on purpose: malformed_json %s, missing_field %s, invalid_amount %s",
-			thousands(defects[totals.ReasonMalformedJSON]), thousands(defects[totals.ReasonMissingField]), thousands(defects[totals.ReasonInvalidAmount]))},
-		{sn.sumOfRepCounts == sn.credited && sn.read == sn.credited && sn.credited == sn.gen.Defects[synth.DefectNone],
-			fmt.Sprintf("reps' sales counts on %s add up to the valid records produced: %s",
-				demoOutput, thousands(sn.sumOfRepCounts))},
+		{sn.consumed == produced,
+			fmt.Sprintf("ingest consumed every produced record in committed transactions: %s of %s", thousands(sn.consumed), thousands(produced))},
+		{sn.consumed == sn.canonical+sn.ingestRejected+sn.skipped,
+			fmt.Sprintf("ingest: consumed %s = canonical %s + rejected %s + skipped %s",
+				thousands(sn.consumed), thousands(sn.canonical), thousands(sn.ingestRejected), thousands(sn.skipped))},
+		{deadMatch, fmt.Sprintf("dead letters of ingest = records broken on purpose: %s", strings.Join(wantText, ", "))},
+		{sn.dedupeIn == sn.canonical && sn.canonical == sn.clean+sn.duplicates && sn.duplicates == sn.gen.Duplicates &&
+			len(sn.byStage[demoDedupe]) <= 1,
+			fmt.Sprintf("dedupe: canonical %s = clean %s + duplicates %s (copies sent: %s)",
+				thousands(sn.canonical), thousands(sn.clean), thousands(sn.duplicates), thousands(sn.gen.Duplicates))},
+		{sn.totalsIn == sn.clean && sn.byRepOut == sn.clean && sn.byRepIn == sn.clean && sn.credited == sn.clean &&
+			sn.read == sn.credited && sn.sumOfRepCounts == sn.clean && sn.clean == valid && sn.totalsRejected == 0,
+			fmt.Sprintf("totals: reps' sales counts on %s add up to clean %s = valid records produced, less copies: %s",
+				demoOutput, thousands(sn.sumOfRepCounts), thousands(valid))},
 	}
 	failed := 0
 	for i, c := range checks {
@@ -547,7 +745,7 @@ func (s *demoSummary) final(complete bool) error {
 	case failed == 0:
 		return nil
 	case !complete:
-		fmt.Fprintf(s.w, "         (the stage had not caught up within %s of the end; the checks are partial)\n", demoDrain)
+		fmt.Fprintf(s.w, "         (the stages had not caught up within %s of the end; the checks are partial)\n", demoDrain)
 		return nil
 	default:
 		return fmt.Errorf("%d of %d exactly-once checks failed", failed, len(checks))

@@ -20,10 +20,10 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	}
 	s := out.String()
 	final := s[strings.LastIndex(s, "final"):]
-	if n := strings.Count(final, "✓"); n != 4 || strings.Contains(final, "✗") {
-		t.Fatalf("final summary has %d passed checks, want 4 and no failure:\n%s", n, final)
+	if n := strings.Count(final, "✓"); n != 5 || strings.Contains(final, "✗") {
+		t.Fatalf("final summary has %d passed checks, want 5 and no failure:\n%s", n, final)
 	}
-	for _, want := range []string{"crm-na", "erp-eu", "pos-apac", "totals.rejected", "committed"} {
+	for _, want := range []string{"crm-na", "erp-eu", "pos-apac", "sales.rejected", "duplicate", "txns"} {
 		if !strings.Contains(final, want) {
 			t.Errorf("final summary lacks %q:\n%s", want, final)
 		}

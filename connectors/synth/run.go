@@ -34,11 +34,25 @@ const tick = 10 * time.Millisecond
 // worth of records is made up; the rest is skipped, not burst. Run must not
 // be called concurrently with itself, Next or NextSale.
 func (g *Generator) Run(ctx context.Context, p Producer, topic string, rate int) error {
+	if topic == "" {
+		return errors.New("synth: no topic")
+	}
+	return g.RunBySource(ctx, p, func(string) string { return topic }, rate)
+}
+
+// RunBySource is Run with a topic per source: topic(source name) gives the
+// topic of each source's records ("raw.crm-na"), as when every upstream
+// system writes to a topic of its own. It is called once per source, before
+// the first record.
+func (g *Generator) RunBySource(ctx context.Context, p Producer, topic func(source string) string, rate int) error {
 	if rate <= 0 {
 		return fmt.Errorf("synth: rate %d: must be positive", rate)
 	}
-	if topic == "" {
-		return errors.New("synth: no topic")
+	topics := make([]string, len(g.cfg.sources))
+	for i, s := range g.cfg.sources {
+		if topics[i] = topic(s.Name); topics[i] == "" {
+			return fmt.Errorf("synth: no topic for source %s", s.Name)
+		}
 	}
 	// Records are handed over under a context that outlives ctx by
 	// FlushTimeout: cancelling ctx must stop the generation, not fail
@@ -64,13 +78,17 @@ func (g *Generator) Run(ctx context.Context, p Producer, topic string, rate int)
 		for ; sent < due && ctx.Err() == nil; sent++ {
 			s := g.NextSale()
 			r := g.Record(s)
-			r.Topic = topic
-			p.Produce(pctx, r, g.stats.promises[s.source][s.Defect])
+			r.Topic = topics[s.source]
+			kind := int(s.Defect)
+			if s.Duplicate {
+				kind = promiseDuplicate
+			}
+			p.Produce(pctx, r, g.stats.promises[s.source][kind])
 		}
 	}
 	ferr := p.Flush(pctx)
 	if err := g.stats.err(); err != nil {
-		return fmt.Errorf("synth: produce to %s: %w", topic, err)
+		return fmt.Errorf("synth: produce: %w", err)
 	}
 	if ferr != nil {
 		return fmt.Errorf("synth: flush: %w", ferr)
@@ -83,8 +101,11 @@ type Stats struct {
 	// Sources are in the order of Generator.Sources.
 	Sources []SourceStats
 	// Defects counts acknowledged records by defect; Defects[DefectNone]
-	// are the valid ones.
+	// are the valid ones, duplicates included.
 	Defects [NumDefects]int64
+	// Duplicates counts the acknowledged exact copies of earlier records
+	// (all of them valid: see WithDuplicateRate).
+	Duplicates int64
 	// Failed counts records the producer failed.
 	Failed int64
 }
@@ -110,7 +131,7 @@ func (s Stats) Produced() int64 {
 // Stats returns the counts so far. It is safe to call concurrently with Run.
 func (g *Generator) Stats() Stats {
 	c := &g.stats
-	st := Stats{Sources: make([]SourceStats, len(c.names)), Failed: c.failed.Load()}
+	st := Stats{Sources: make([]SourceStats, len(c.names)), Failed: c.failed.Load(), Duplicates: c.duplicates.Load()}
 	for i, name := range c.names {
 		st.Sources[i] = SourceStats{Name: name, Produced: c.produced[i].Load(), Defective: c.defective[i].Load()}
 	}
@@ -120,27 +141,37 @@ func (g *Generator) Stats() Stats {
 	return st
 }
 
+// promiseDuplicate is the index of the promise of a duplicate, after those
+// of the defects.
+const promiseDuplicate = NumDefects
+
 // counters are the figures behind Stats. One promise per source and defect
-// is made up front, so that producing a record allocates no closure.
+// (and one for duplicates) is made up front, so that producing a record
+// allocates no closure.
 type counters struct {
-	names     []string
-	produced  []atomic.Int64
-	defective []atomic.Int64
-	defects   [NumDefects]atomic.Int64
-	failed    atomic.Int64
-	firstErr  atomic.Pointer[error]
-	promises  [][NumDefects]func(*kgo.Record, error)
+	names      []string
+	produced   []atomic.Int64
+	defective  []atomic.Int64
+	defects    [NumDefects]atomic.Int64
+	duplicates atomic.Int64
+	failed     atomic.Int64
+	firstErr   atomic.Pointer[error]
+	promises   [][NumDefects + 1]func(*kgo.Record, error)
 }
 
 func (c *counters) init(sources []Source) {
 	c.names = make([]string, len(sources))
 	c.produced = make([]atomic.Int64, len(sources))
 	c.defective = make([]atomic.Int64, len(sources))
-	c.promises = make([][NumDefects]func(*kgo.Record, error), len(sources))
+	c.promises = make([][NumDefects + 1]func(*kgo.Record, error), len(sources))
 	for i, s := range sources {
 		c.names[i] = s.Name
-		for d := range Defect(NumDefects) {
-			c.promises[i][d] = func(_ *kgo.Record, err error) {
+		for kind := range NumDefects + 1 {
+			d, dup := Defect(kind), kind == promiseDuplicate
+			if dup {
+				d = DefectNone
+			}
+			c.promises[i][kind] = func(_ *kgo.Record, err error) {
 				if err != nil {
 					c.failed.Add(1)
 					c.firstErr.CompareAndSwap(nil, &err)
@@ -148,6 +179,9 @@ func (c *counters) init(sources []Source) {
 				}
 				c.produced[i].Add(1)
 				c.defects[d].Add(1)
+				if dup {
+					c.duplicates.Add(1)
+				}
 				if d != DefectNone {
 					c.defective[i].Add(1)
 				}

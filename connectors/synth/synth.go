@@ -9,6 +9,9 @@
 // it. A small share of the records (1% by default) is broken on purpose,
 // in the ways real feeds break (a truncated body, a missing rep, an amount
 // that is not a number), so that the dead-letter path has something to show.
+// WithDuplicateRate also makes it send exact copies (the same bytes) of
+// earlier valid records, as a source that retries does, for deduplication to
+// catch.
 //
 // Records are keyed by rep_id (no key when the rep is missing) and carry a
 // "source" header naming the system they came from.
@@ -60,7 +63,7 @@ func (d Defect) String() string {
 // invalidAmounts are the amount.value strings of DefectInvalidAmount: each
 // is something a real feed has been seen to send, and none is a plain
 // decimal number.
-var invalidAmounts = []string{"12,50", "1.250.00", "NaN", "ten", "$99.99", "0x1F", " 12.00", "-"}
+var invalidAmounts = []string{"12,50", "1.250.00", "NaN", "ten", "$99.99", "0x1F", "12.00 EUR", "-"}
 
 // Source is one system that sales come from.
 type Source struct {
@@ -113,6 +116,7 @@ type config struct {
 	accounts  int
 	products  int
 	maxGapSec int
+	dupPerMil int
 }
 
 // WithSources replaces the default sources. Every source needs a name, at
@@ -126,6 +130,14 @@ func WithSources(ss ...Source) Option {
 // (default 10, i.e. 1%); 0 turns defects off.
 func WithDefectRate(perMille int) Option {
 	return func(c *config) { c.perMille = min(max(perMille, 0), 1000) }
+}
+
+// WithDuplicateRate sets how many records in a thousand are exact copies of
+// the last valid record (default 0: none). A copy has the same key, value
+// and headers as the record it repeats, and the same Sale, with Duplicate
+// set.
+func WithDuplicateRate(perMille int) Option {
+	return func(c *config) { c.dupPerMil = min(max(perMille, 0), 1000) }
 }
 
 // WithStart sets the event time of the first sale; later sales follow it by
@@ -142,6 +154,7 @@ type Generator struct {
 	weights int
 	clock   time.Time
 	seq     []int64 // per source: last transaction number
+	last    *Sale   // the last valid sale, which a duplicate repeats
 	stats   counters
 }
 
@@ -187,6 +200,9 @@ type Sale struct {
 	// Defect says how Record breaks this sale's record; the other fields
 	// hold the sale as it would have been.
 	Defect Defect
+	// Duplicate says the sale is a copy of an earlier valid one, whose
+	// record it repeats byte for byte (see WithDuplicateRate).
+	Duplicate bool
 
 	source int // index in the generator's sources
 	seq    int64
@@ -194,6 +210,11 @@ type Sale struct {
 
 // NextSale draws the next sale of the sequence.
 func (g *Generator) NextSale() Sale {
+	if g.cfg.dupPerMil > 0 && g.last != nil && g.rng.IntN(1000) < g.cfg.dupPerMil {
+		dup := *g.last
+		dup.Duplicate = true
+		return dup
+	}
 	src := g.pickSource()
 	s := &g.cfg.sources[src]
 	g.seq[src]++
@@ -222,6 +243,10 @@ func (g *Generator) NextSale() Sale {
 	sale.EventID = sale.Source + ":" + sale.TxnID + ":sale"
 	if g.rng.IntN(1000) < g.cfg.perMille {
 		sale.Defect = Defect(1 + g.rng.IntN(NumDefects-1))
+	}
+	if sale.Defect == DefectNone && g.cfg.dupPerMil > 0 {
+		last := sale
+		g.last = &last
 	}
 	return sale
 }

@@ -270,3 +270,30 @@ func BenchmarkNext(b *testing.B) {
 		}
 	}
 }
+
+// TestDuplicates checks that WithDuplicateRate repeats earlier valid
+// records byte for byte, at about the rate asked.
+func TestDuplicates(t *testing.T) {
+	g := synth.New(4, synth.WithDuplicateRate(5))
+	seen := map[string]string{}
+	dups := 0
+	const n = 100_000
+	for i := range n {
+		s := g.NextSale()
+		r := g.Record(s)
+		prev, again := seen[s.EventID]
+		if s.Duplicate != again {
+			t.Fatalf("record %d: Duplicate %v, event id seen before %v", i, s.Duplicate, again)
+		}
+		if s.Duplicate {
+			dups++
+			if s.Defect != synth.DefectNone || prev != string(r.Value) {
+				t.Fatalf("record %d: duplicate differs from the original:\n%s\n%s", i, prev, r.Value)
+			}
+		}
+		seen[s.EventID] = string(r.Value)
+	}
+	if dups < n*4/1000 || dups > n*6/1000 {
+		t.Errorf("%d duplicates in %d records, want about 0.5%%", dups, n)
+	}
+}

@@ -3,10 +3,8 @@ package totals
 import (
 	"encoding/json"
 	"errors"
-	"time"
 
-	"github.com/shopspring/decimal"
-
+	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/pipeline"
 )
 
@@ -18,8 +16,8 @@ const (
 	// ReasonMissingField: a required field is absent or empty; Field names
 	// it ("rep_id", "amount.value", ...).
 	ReasonMissingField = "missing_field"
-	// ReasonInvalidAmount: amount.value is not a plain, non-negative
-	// decimal number ("1250.00"); Field is "amount.value".
+	// ReasonInvalidAmount: amount.value is not a decimal number
+	// (canonical.ParseDecimal), or is negative; Field is "amount.value".
 	ReasonInvalidAmount = "invalid_amount"
 	// ReasonInvalidField: another field has the wrong JSON type or shape (a
 	// time that is not RFC 3339, a currency that is not three capital
@@ -40,137 +38,48 @@ var Reasons = []string{
 	ReasonInvalidField, ReasonUnsupportedType, ReasonKeyMismatch,
 }
 
-// maxDecimalLen bounds the length of a decimal string: more digits than any
-// money amount has are a broken record, not a sale to add up.
-const maxDecimalLen = 40
-
-// Sale is the part of a canonical sale event (PROGRAMS.md §1) that totals
-// reads. Splits, margin and attributes are not read: the whole amount is
-// credited to RepID.
-type Sale struct {
-	EventID   string
-	Source    string
-	TxnID     string
-	EventTime time.Time
-	RepID     string
-	// Quantity is zero when the event gives none.
-	Quantity decimal.Decimal
-	Amount   decimal.Decimal
-	Currency string
+// Decode reads a canonical sale event (canonical.Event's JSON) and checks
+// what totals needs of it: the event contract (canonical.Event.Validate), a
+// sale, a rep_id (totals credits the whole amount to it, not to splits) and
+// a currency of three capital letters. A non-nil error is always a
+// *pipeline.Reject with one of this package's reason codes; a record with
+// several faults always gets the same one.
+func Decode(b []byte) (canonical.Event, error) {
+	var e canonical.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return canonical.Event{}, jsonReject(err)
+	}
+	if e.Type.Valid() && e.Type != canonical.Sale {
+		return canonical.Event{}, pipeline.Rejectf(ReasonUnsupportedType, "type", "type %q: totals counts sales only", e.Type)
+	}
+	if err := e.Validate(); err != nil {
+		return canonical.Event{}, jsonReject(err)
+	}
+	switch {
+	case e.RepID == "":
+		return canonical.Event{}, pipeline.Rejectf(ReasonMissingField, "rep_id", "rep_id is missing: totals does not read splits")
+	case !currencyCode(e.Amount.Currency):
+		return canonical.Event{}, pipeline.Rejectf(ReasonInvalidField, "amount.currency", "%q is not an ISO 4217 code", e.Amount.Currency)
+	}
+	return e, nil
 }
 
-// wireSale is the JSON shape of the event. Money and quantity are strings:
-// a JSON number there is refused, never read through a float.
-type wireSale struct {
-	EventID   string `json:"event_id"`
-	Source    string `json:"source"`
-	TxnID     string `json:"txn_id"`
-	Type      string `json:"type"`
-	EventTime string `json:"event_time"`
-	RepID     string `json:"rep_id"`
-	Quantity  string `json:"quantity"`
-	Amount    *struct {
-		Value    string `json:"value"`
-		Currency string `json:"currency"`
-	} `json:"amount"`
-}
-
-// Decode parses a canonical sale event. A non-nil error is always a
-// *pipeline.Reject with one of this package's reason codes; fields are
-// checked in a fixed order (JSON, then identity, rep, time, amount), so a
-// record with several faults always gets the same reason. event_id defaults
-// to source:txn_id:type.
-func Decode(b []byte) (Sale, error) {
-	var w wireSale
-	if err := json.Unmarshal(b, &w); err != nil {
-		return Sale{}, jsonReject(err)
-	}
-	for _, f := range [...]struct{ name, v string }{
-		{"source", w.Source}, {"txn_id", w.TxnID}, {"type", w.Type}, {"rep_id", w.RepID}, {"event_time", w.EventTime},
-	} {
-		if f.v == "" {
-			return Sale{}, pipeline.Rejectf(ReasonMissingField, f.name, "%s is missing", f.name)
-		}
-	}
-	if w.Type != "sale" {
-		return Sale{}, pipeline.Rejectf(ReasonUnsupportedType, "type", "type %q: totals counts sales only", w.Type)
-	}
-	s := Sale{EventID: w.EventID, Source: w.Source, TxnID: w.TxnID, RepID: w.RepID}
-	if s.EventID == "" {
-		s.EventID = w.Source + ":" + w.TxnID + ":" + w.Type
-	}
-	var err error
-	if s.EventTime, err = time.Parse(time.RFC3339, w.EventTime); err != nil {
-		return Sale{}, &pipeline.Reject{Reason: ReasonInvalidField, Field: "event_time", Err: err}
-	}
-	if w.Amount == nil || w.Amount.Value == "" {
-		return Sale{}, pipeline.Rejectf(ReasonMissingField, "amount.value", "amount.value is missing")
-	}
-	if w.Amount.Currency == "" {
-		return Sale{}, pipeline.Rejectf(ReasonMissingField, "amount.currency", "amount.currency is missing")
-	}
-	if !plainDecimal(w.Amount.Value) {
-		return Sale{}, pipeline.Rejectf(ReasonInvalidAmount, "amount.value", "%q is not a plain decimal number", w.Amount.Value)
-	}
-	if w.Amount.Value[0] == '-' {
-		return Sale{}, pipeline.Rejectf(ReasonInvalidAmount, "amount.value", "%q: a sale's amount is not negative", w.Amount.Value)
-	}
-	if s.Amount, err = decimal.NewFromString(w.Amount.Value); err != nil {
-		return Sale{}, &pipeline.Reject{Reason: ReasonInvalidAmount, Field: "amount.value", Err: err}
-	}
-	if !currencyCode(w.Amount.Currency) {
-		return Sale{}, pipeline.Rejectf(ReasonInvalidField, "amount.currency", "%q is not an ISO 4217 code", w.Amount.Currency)
-	}
-	s.Currency = w.Amount.Currency
-	if w.Quantity != "" {
-		if !plainDecimal(w.Quantity) {
-			return Sale{}, pipeline.Rejectf(ReasonInvalidField, "quantity", "%q is not a plain decimal number", w.Quantity)
-		}
-		if s.Quantity, err = decimal.NewFromString(w.Quantity); err != nil {
-			return Sale{}, &pipeline.Reject{Reason: ReasonInvalidField, Field: "quantity", Err: err}
-		}
-	}
-	return s, nil
-}
-
-// jsonReject classifies an encoding/json error: a wrong type in a field is
-// that field's fault (amount.value's being an invalid amount), anything else
-// makes the whole value malformed.
+// jsonReject classifies an error of json.Unmarshal into a canonical.Event
+// or of its Validate: a field's fault is missing_field or invalid_field
+// (invalid_amount for amount.value); anything else makes the whole value
+// malformed.
 func jsonReject(err error) *pipeline.Reject {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		if te.Field == "amount.value" {
-			return &pipeline.Reject{Reason: ReasonInvalidAmount, Field: te.Field, Err: err}
+	var fe *canonical.FieldError
+	if errors.As(err, &fe) {
+		switch {
+		case errors.Is(fe.Err, canonical.ErrMissing):
+			return &pipeline.Reject{Reason: ReasonMissingField, Field: fe.Field, Err: err}
+		case fe.Field == "amount.value":
+			return &pipeline.Reject{Reason: ReasonInvalidAmount, Field: fe.Field, Err: err}
 		}
-		return &pipeline.Reject{Reason: ReasonInvalidField, Field: te.Field, Err: err}
+		return &pipeline.Reject{Reason: ReasonInvalidField, Field: fe.Field, Err: err}
 	}
 	return &pipeline.Reject{Reason: ReasonMalformedJSON, Err: err}
-}
-
-// plainDecimal reports whether s is -?[0-9]+(\.[0-9]+)? and at most
-// maxDecimalLen long: no exponent, sign, separator or space that
-// decimal.NewFromString would otherwise accept or misread.
-func plainDecimal(s string) bool {
-	if len(s) == 0 || len(s) > maxDecimalLen {
-		return false
-	}
-	if s[0] == '-' {
-		s = s[1:]
-	}
-	intDigits, fracDigits, dot := 0, 0, false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9' && dot:
-			fracDigits++
-		case c >= '0' && c <= '9':
-			intDigits++
-		case c == '.' && !dot:
-			dot = true
-		default:
-			return false
-		}
-	}
-	return intDigits > 0 && (!dot || fracDigits > 0)
 }
 
 func currencyCode(s string) bool {

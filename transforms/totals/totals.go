@@ -18,6 +18,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/pipeline"
 )
 
@@ -33,12 +34,13 @@ type Totals struct {
 	Amounts map[string]decimal.Decimal
 }
 
-// Add returns t with s counted in.
-func (t Totals) Add(s Sale) Totals {
+// Add returns t with the sale e counted in: its whole amount is credited to
+// e.RepID (splits are not read).
+func (t Totals) Add(e *canonical.Event) Totals {
 	amounts := make(map[string]decimal.Decimal, len(t.Amounts)+1)
 	maps.Copy(amounts, t.Amounts)
-	amounts[s.Currency] = amounts[s.Currency].Add(s.Amount)
-	return Totals{RepID: s.RepID, Sales: t.Sales + 1, Amounts: amounts}
+	amounts[e.Amount.Currency] = amounts[e.Amount.Currency].Add(e.Amount.Value)
+	return Totals{RepID: e.RepID, Sales: t.Sales + 1, Amounts: amounts}
 }
 
 // wireTotals is the JSON of a Totals:
@@ -104,27 +106,38 @@ func (Codec) Decode(b []byte) (Totals, error) {
 }
 
 // Processor credits each sale of its input to the sale's rep and emits the
-// rep's new Totals (JSON, keyed by rep_id) to Output. The input must be
-// keyed by rep_id: a rep's totals live in the partition of its key.
+// rep's new Totals (JSON, keyed by rep_id) to Output. A rep's totals live in
+// the partition of its key, so the sales it credits must be keyed by rep_id.
 type Processor struct {
 	// Output is the topic of the updated totals ("rep.totals" in the demo).
 	Output string
+	// ByRep, when set, is the stage's repartition topic: one of its inputs,
+	// co-partitioned with the others, which only the stage writes. A sale
+	// read from any other input (sales.clean, keyed by source:txn_id) is
+	// passed on to ByRep unchanged, keyed by its rep_id, in the same
+	// transaction; it is credited when read back from ByRep. Without ByRep
+	// every input must be keyed by rep_id.
+	ByRep string
 }
 
 // Process implements pipeline.Processor. It refuses, with a
 // *pipeline.Reject and without touching state or output, every record that
-// Decode refuses and every record whose key is not its rep_id.
+// Decode refuses and every record to credit whose key is not its rep_id.
 func (p *Processor) Process(c *pipeline.Context[Totals], rec *kgo.Record) error {
-	s, err := Decode(rec.Value)
+	e, err := Decode(rec.Value)
 	if err != nil {
 		return err
 	}
-	if string(rec.Key) != s.RepID {
-		return pipeline.Rejectf(ReasonKeyMismatch, "key", "key %q is not rep_id %q", rec.Key, s.RepID)
+	if p.ByRep != "" && rec.Topic != p.ByRep {
+		c.EmitRecord(&kgo.Record{Topic: p.ByRep, Key: []byte(e.RepID), Value: rec.Value, Headers: rec.Headers})
+		return nil
 	}
-	t, _ := c.Get(s.RepID)
-	t = t.Add(s)
-	c.Put(s.RepID, t)
+	if string(rec.Key) != e.RepID {
+		return pipeline.Rejectf(ReasonKeyMismatch, "key", "key %q is not rep_id %q", rec.Key, e.RepID)
+	}
+	t, _ := c.Get(e.RepID)
+	t = t.Add(&e)
+	c.Put(e.RepID, t)
 	c.Emit(p.Output, rec.Key, Codec{}.Encode(nil, t))
 	return nil
 }

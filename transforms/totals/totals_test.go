@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/connectors/synth"
 	"github.com/accrue/accrue/pipeline"
 	pt "github.com/accrue/accrue/pipeline/pipelinetest"
@@ -19,11 +20,15 @@ import (
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
+func sale(rep, amount, currency string) *canonical.Event {
+	return &canonical.Event{Type: canonical.Sale, RepID: rep, Amount: canonical.Money{Value: dec(amount), Currency: currency}}
+}
+
 func TestAddLeavesReceiverAlone(t *testing.T) {
 	var t0 totals.Totals
-	t1 := t0.Add(totals.Sale{RepID: "R-1", Amount: dec("10.50"), Currency: "EUR"})
-	t2 := t1.Add(totals.Sale{RepID: "R-1", Amount: dec("0.25"), Currency: "EUR"})
-	t3 := t1.Add(totals.Sale{RepID: "R-1", Amount: dec("100"), Currency: "JPY"})
+	t1 := t0.Add(sale("R-1", "10.50", "EUR"))
+	t2 := t1.Add(sale("R-1", "0.25", "EUR"))
+	t3 := t1.Add(sale("R-1", "100", "JPY"))
 	if t1.Sales != 1 || len(t1.Amounts) != 1 || t1.Amounts["EUR"].String() != "10.5" {
 		t.Errorf("t1 changed: %+v", t1)
 	}
@@ -82,7 +87,7 @@ func expect(sales []synth.Sale) expectation {
 	for _, s := range sales {
 		switch s.Defect {
 		case synth.DefectNone:
-			e.totals[s.RepID] = e.totals[s.RepID].Add(totals.Sale{RepID: s.RepID, Amount: s.Amount, Currency: s.Currency})
+			e.totals[s.RepID] = e.totals[s.RepID].Add(&canonical.Event{RepID: s.RepID, Amount: canonical.Money{Value: s.Amount, Currency: s.Currency}})
 		case synth.DefectMalformedJSON:
 			e.rejects[[2]string{totals.ReasonMalformedJSON, ""}]++
 		case synth.DefectMissingRepID:
@@ -231,7 +236,7 @@ func checkTotals(t *testing.T, what string, got, want map[string]totals.Totals) 
 
 func BenchmarkProcessorAdd(b *testing.B) {
 	t := totals.Totals{}
-	s := totals.Sale{RepID: "R-1", Amount: dec("1250.00"), Currency: "EUR"}
+	s := sale("R-1", "1250.00", "EUR")
 	b.ReportAllocs()
 	for b.Loop() {
 		t = t.Add(s)
