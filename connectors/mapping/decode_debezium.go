@@ -2,10 +2,11 @@ package mapping
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/valyala/fastjson"
 
 	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/pipeline"
@@ -22,26 +23,20 @@ import (
 // row, unless its status was ignored or already a cancel. Cancels and
 // returns so made take the change's time (source.ts_ms) as event_time.
 func (m *Mapper) mapDebezium(payload []byte, visit func(Outcome)) {
-	if len(bytes.TrimSpace(payload)) == 0 {
+	if skipSpace(payload, 0) == len(payload) { // JSON whitespace only
 		// A Kafka tombstone (null value) after a delete.
 		visit(Outcome{Line: 1, Skip: SkipCDCTombstone, Raw: payload})
 		return
 	}
-	ln := newLines(payload)
-	jsonRecords(payload, func(off int, raw []byte) {
-		o := Outcome{Line: ln.at(off), Offset: int64(off), Raw: raw}
-		if bytes.Equal(raw, []byte("null")) {
+	eachObject(payload, func(o Outcome, obj jsonObject, err error) {
+		switch {
+		case bytes.Equal(o.Raw, []byte("null")):
 			o.Skip = SkipCDCTombstone
-			visit(o)
-			return
-		}
-		obj, err := decodeObject(raw)
-		if err != nil {
+		case err != nil:
 			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, err)}
-			visit(o)
-			return
+		default:
+			m.mapChange(obj.v, &o)
 		}
-		m.mapChange(obj, &o)
 		visit(o)
 	})
 }
@@ -50,55 +45,57 @@ func cdcErr(format string, args ...any) *pipeline.Reject {
 	return pipeline.Rejectf(ReasonMalformedCDC, "", format, args...)
 }
 
-func (m *Mapper) mapChange(env map[string]any, o *Outcome) {
-	if p, ok := env["payload"]; ok {
-		if _, hasOp := env["op"]; !hasOp {
-			if p == nil {
-				o.Skip = SkipCDCTombstone
-				return
-			}
-			pm, ok := p.(map[string]any)
-			if !ok {
-				o.Reject = cdcErr("payload is %s, want an object", jsonKind(p))
-				return
-			}
-			env = pm
+func (m *Mapper) mapChange(env *fastjson.Value, o *Outcome) {
+	if p := env.Get("payload"); p != nil && env.Get("op") == nil {
+		switch p.Type() {
+		case fastjson.TypeNull:
+			o.Skip = SkipCDCTombstone
+			return
+		case fastjson.TypeObject:
+			env = p
+		default:
+			o.Reject = cdcErr("payload is %s, want an object", fjKind(p))
+			return
 		}
 	}
-	op, _ := env["op"].(string)
+	var op string
+	if v := env.Get("op"); v != nil && v.Type() == fastjson.TypeString {
+		b, _ := v.StringBytes()
+		op = string(b)
+	}
 	ts := changeTime(env)
-	before, bok := env["before"].(map[string]any)
-	after, aok := env["after"].(map[string]any)
+	before, bok := image(env, "before")
+	after, aok := image(env, "after")
 	switch op {
 	case "c", "r":
 		if !aok {
 			o.Reject = cdcErr("op %q without an after image", op)
 			return
 		}
-		m.mapRow(object(after), ts, false, o)
+		m.mapRow(after, ts, false, o)
 	case "u":
 		if !aok {
 			o.Reject = cdcErr("op \"u\" without an after image")
 			return
 		}
-		ta, skip, rj := m.typeOf(object(after))
+		ta, skip, rj := m.typeOf(after)
 		if rj != nil || skip != "" {
 			o.Reject, o.Skip = rj, skip
 			return
 		}
 		if bok {
-			if tb, skip, rj := m.typeOf(object(before)); rj == nil && skip == "" && tb == ta {
+			if tb, skip, rj := m.typeOf(before); rj == nil && skip == "" && tb == ta {
 				o.Skip = SkipCDCNoChange
 				return
 			}
 		}
-		o.Event, o.Reject = m.event(object(after), ta, ts, ta == canonical.Cancel || ta == canonical.Return)
+		o.Event, o.Reject = m.event(after, ta, ts, ta == canonical.Cancel || ta == canonical.Return)
 	case "d":
 		if !bok {
 			o.Reject = cdcErr("op \"d\" without a before image (set REPLICA IDENTITY FULL on the table)")
 			return
 		}
-		tb, skip, _ := m.typeOf(object(before))
+		tb, skip, _ := m.typeOf(before)
 		switch {
 		case skip != "":
 			o.Skip = skip
@@ -107,7 +104,7 @@ func (m *Mapper) mapChange(env map[string]any, o *Outcome) {
 			o.Skip = SkipCDCNoChange
 			return
 		}
-		o.Event, o.Reject = m.event(object(before), canonical.Cancel, ts, true)
+		o.Event, o.Reject = m.event(before, canonical.Cancel, ts, true)
 	case "":
 		o.Reject = cdcErr("no op: not a Debezium change event")
 	default:
@@ -127,26 +124,34 @@ func (m *Mapper) mapRow(rec record, ts time.Time, preferTS bool, o *Outcome) {
 	}
 }
 
+// image returns the row image under key when it is an object.
+func image(env *fastjson.Value, key string) (jsonObject, bool) {
+	v := env.Get(key)
+	if v == nil || v.Type() != fastjson.TypeObject {
+		return jsonObject{}, false
+	}
+	return jsonObject{v: v}, true
+}
+
 // changeTime is when the change was made in the database (source.ts_ms),
 // else when Debezium processed it (ts_ms), else zero.
-func changeTime(env map[string]any) time.Time {
-	if src, ok := env["source"].(map[string]any); ok {
-		if t, ok := millis(src["ts_ms"]); ok {
+func changeTime(env *fastjson.Value) time.Time {
+	if src := env.Get("source"); src != nil && src.Type() == fastjson.TypeObject {
+		if t, ok := millis(src.Get("ts_ms")); ok {
 			return t
 		}
 	}
-	if t, ok := millis(env["ts_ms"]); ok {
+	if t, ok := millis(env.Get("ts_ms")); ok {
 		return t
 	}
 	return time.Time{}
 }
 
-func millis(v any) (time.Time, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
+func millis(v *fastjson.Value) (time.Time, bool) {
+	if v == nil || v.Type() != fastjson.TypeNumber {
 		return time.Time{}, false
 	}
-	ms, err := strconv.ParseInt(string(n), 10, 64)
+	ms, err := strconv.ParseInt(string(v.MarshalTo(nil)), 10, 64)
 	if err != nil || ms <= 0 {
 		return time.Time{}, false
 	}

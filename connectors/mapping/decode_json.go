@@ -45,41 +45,6 @@ func trimRightSpace(b []byte) []byte {
 	return b
 }
 
-// decodeObject decodes one JSON value that must be an object, keeping
-// numbers as their text.
-func decodeObject(raw []byte) (map[string]any, error) {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := d.Token(); err == nil {
-		return nil, fmt.Errorf("more than one JSON value")
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("want a JSON object, got %s", jsonKind(v))
-	}
-	return m, nil
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case []any:
-		return "an array"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 // jsonRecords finds the records of a JSON payload and calls each with its
 // offset and bytes: the elements of a top-level array, the one value of a
 // payload holding one, or else every non-blank line (NDJSON). A broken
@@ -152,28 +117,34 @@ func arrayRecords(payload []byte, start int, each func(off int, raw []byte)) {
 }
 
 func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
-	ln := newLines(payload)
-	p, release := poolParser()
-	defer release()
-	// The common case, one object per payload (a Kafka record, a webhook),
-	// is parsed once rather than validated first and framed.
-	if start := skipSpace(payload, 0); start < len(payload) && payload[start] == '{' {
-		raw := trimRightSpace(payload[start:])
-		if obj, err := parseObject(p, raw); err == nil {
-			o := Outcome{Line: ln.at(start), Offset: int64(start), Raw: raw}
-			m.mapRecord(obj, &o)
-			visit(o)
-			return
-		}
-	}
-	jsonRecords(payload, func(off int, raw []byte) {
-		o := Outcome{Line: ln.at(off), Offset: int64(off), Raw: raw}
-		obj, err := parseObject(p, raw)
+	eachObject(payload, func(o Outcome, obj jsonObject, err error) {
 		if err != nil {
 			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, err)}
 		} else {
 			m.mapRecord(obj, &o)
 		}
 		visit(o)
+	})
+}
+
+// eachObject frames the JSON records of payload and parses each with a
+// pooled fastjson parser; fn sees the record's outcome (place and bytes
+// filled in) and either its object or why it is not one. The common case,
+// one object per payload (a Kafka record, a webhook), is parsed once rather
+// than validated first and framed.
+func eachObject(payload []byte, fn func(o Outcome, obj jsonObject, err error)) {
+	ln := newLines(payload)
+	p, release := poolParser()
+	defer release()
+	if start := skipSpace(payload, 0); start < len(payload) && payload[start] == '{' {
+		raw := trimRightSpace(payload[start:])
+		if obj, err := parseObject(p, raw); err == nil {
+			fn(Outcome{Line: ln.at(start), Offset: int64(start), Raw: raw}, obj, nil)
+			return
+		}
+	}
+	jsonRecords(payload, func(off int, raw []byte) {
+		obj, err := parseObject(p, raw)
+		fn(Outcome{Line: ln.at(off), Offset: int64(off), Raw: raw}, obj, err)
 	})
 }

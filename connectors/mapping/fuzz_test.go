@@ -117,8 +117,8 @@ func FuzzDebezium(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		out := checkOutcomes(t, m, payload)
 		n := jsonRecordCount(payload)
-		if n == 0 {
-			n = 1 // an empty payload is a tombstone
+		if n == 0 && len(bytes.TrimSpace(payload)) == 0 {
+			n = 1 // an empty payload is a tombstone ("[]" holds no record)
 		}
 		if n >= 0 && n != len(out) {
 			t.Fatalf("%d outcomes for %d records", len(out), n)

@@ -91,24 +91,6 @@ type record interface {
 	text(r *ref) (s string, found, isScalar bool, v any)
 }
 
-// textOf implements record.text for records whose values are already
-// generic.
-func textOf(rec record, r *ref) (string, bool, bool, any) {
-	v, found := rec.lookup(r)
-	s, ok := scalar(v)
-	if !ok {
-		return "", found, false, v
-	}
-	return s, found, true, nil
-}
-
-// object is a JSON record (numbers as json.Number).
-type object map[string]any
-
-func (o object) lookup(r *ref) (any, bool) { return r.walk(map[string]any(o)) }
-
-func (o object) text(r *ref) (string, bool, bool, any) { return textOf(o, r) }
-
 // row is a CSV record: cells by column index.
 type row struct {
 	cells []string
