@@ -461,18 +461,9 @@ func (m *Mapper) readSplits(rec record, ev *canonical.Event) *pipeline.Reject {
 	return nil
 }
 
-// mapRecord maps a decoded record: its type, then its event.
-func (m *Mapper) mapRecord(rec record, o *Outcome) {
-	t, skip, rj := m.typeOf(rec)
-	switch {
-	case rj != nil:
-		o.Reject = rj
-	case skip != "":
-		o.Skip = skip
-	default:
-		o.Event, o.Reject = m.event(rec, t, time.Time{}, false)
-	}
-}
+// mapRecord maps a decoded record: its type, then its event. Without a
+// change time (that is Debezium's), mapRow's time preference never applies.
+func (m *Mapper) mapRecord(rec record, o *Outcome) { m.mapRow(rec, time.Time{}, false, o) }
 
 // Counts tallies outcomes: events, and skips and rejects by reason.
 type Counts struct {
