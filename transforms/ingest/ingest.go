@@ -69,7 +69,10 @@ func (p *Pipeline) Run(payload []byte, now time.Time, visit func(Result)) {
 // Key is the Kafka key of an event on sales.canonical and sales.clean: its
 // identity without the type, so that an event, its duplicates, its returns
 // and its cancel share a partition.
-func Key(e *canonical.Event) []byte { return []byte(e.Source + ":" + e.TxnID) }
+func Key(e *canonical.Event) []byte {
+	k := make([]byte, 0, len(e.Source)+1+len(e.TxnID))
+	return append(append(append(k, e.Source...), ':'), e.TxnID...)
+}
 
 // Processor is the ingest stage's processor: it routes each record by its
 // topic to that source's Pipeline, emits passing events to Output and sends
@@ -113,7 +116,7 @@ func (p *Processor) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
 				p.OnSkip(pl.Mapper.Source(), r.Skip)
 			}
 		default:
-			c.Emit(p.output, Key(r.Event), r.Event.AppendJSON(make([]byte, 0, 256+len(r.Raw)/2)))
+			c.Emit(p.output, Key(r.Event), r.Event.AppendJSON(make([]byte, 0, 128+len(r.Raw)*3/2)))
 		}
 	})
 	return nil
