@@ -98,6 +98,15 @@ func appendMoney(dst []byte, m Money) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the ASCII bytes a JSON string carries as they are (encoding/json
+// escapes control characters, '"', '\\' and, for HTML, '<', '>', '&').
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // appendString writes s as a JSON string the way encoding/json does: HTML
 // characters and U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD.
 func appendString(dst []byte, s string) []byte {
@@ -106,7 +115,7 @@ func appendString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if plain[b] {
 				i++
 				continue
 			}
