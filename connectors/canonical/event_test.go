@@ -168,3 +168,26 @@ func referenceJSON(e Event) ([]byte, error) {
 	}
 	return json.Marshal(w)
 }
+
+func BenchmarkEventUnmarshal(b *testing.B) {
+	b.ReportAllocs()
+	data := []byte(example)
+	for b.Loop() {
+		var e Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEventAppendJSON(b *testing.B) {
+	var e Event
+	if err := json.Unmarshal([]byte(example), &e); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = e.AppendJSON(buf[:0])
+	}
+}
