@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/accrue/accrue/pipeline"
@@ -185,7 +184,7 @@ func timeStage(b *testing.B, brokers []string, input, name string, n int, output
 	errc := make(chan error, 1)
 	go func() { errc <- st.Run(ctx) }()
 	in := met.RecordsIn(name, input)
-	for counterValue(in) < float64(n) {
+	for pipeline.Count(in) < int64(n) {
 		select {
 		case err := <-errc:
 			b.Fatalf("stage stopped: %v", err)
@@ -198,12 +197,4 @@ func timeStage(b *testing.B, brokers []string, input, name string, n int, output
 		b.Fatal(err)
 	}
 	return d
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
 }

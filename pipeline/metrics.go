@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics are the runtime's Prometheus collectors, shared by every stage of a
@@ -197,4 +198,15 @@ func (m *Metrics) Rejects(stage, reason string) prometheus.Counter {
 // "committed" or "aborted".
 func (m *Metrics) Transactions(stage, result string) prometheus.Counter {
 	return m.transactions.WithLabelValues(stage, result)
+}
+
+// Count reads a counter's current value as a whole number of records (exact
+// in a float64 far beyond any real count). For summaries and benchmarks; a
+// counter that cannot be read counts 0.
+func Count(c prometheus.Counter) int64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return int64(m.GetCounter().GetValue())
 }

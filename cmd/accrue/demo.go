@@ -20,7 +20,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -284,9 +283,9 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	produced := gen.Stats().Produced()
 	caughtUp := waitUntil(demoDrain, anyStageDone, func() bool {
 		return sum.consumedRaw() >= produced &&
-			counterValue(met.RecordsIn(demoDedupe, demoCanonical)) >= counterValue(met.RecordsOut(demoIngest, demoCanonical)) &&
-			counterValue(met.RecordsIn(demoTotals, demoClean)) >= counterValue(met.RecordsOut(demoDedupe, demoClean)) &&
-			counterValue(met.RecordsIn(demoTotals, demoByRep)) >= counterValue(met.RecordsOut(demoTotals, demoByRep))
+			pipeline.Count(met.RecordsIn(demoDedupe, demoCanonical)) >= pipeline.Count(met.RecordsOut(demoIngest, demoCanonical)) &&
+			pipeline.Count(met.RecordsIn(demoTotals, demoClean)) >= pipeline.Count(met.RecordsOut(demoDedupe, demoClean)) &&
+			pipeline.Count(met.RecordsIn(demoTotals, demoByRep)) >= pipeline.Count(met.RecordsOut(demoTotals, demoByRep))
 	})
 	stopStages()
 	var serr []error
@@ -298,7 +297,7 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	if err := errors.Join(serr...); err != nil {
 		return err
 	}
-	committedOut := counterValue(met.RecordsOut(demoTotals, demoOutput))
+	committedOut := pipeline.Count(met.RecordsOut(demoTotals, demoOutput))
 	readAll := waitUntil(demoDrain, reading.done, func() bool { return board.seen() >= committedOut })
 	stopRead()
 	if err := reading.wait(); err != nil {
@@ -415,16 +414,6 @@ func quitOnSecondSignal() func() {
 	}
 }
 
-// counterValue reads a counter without the test utilities. The figures it
-// reads are record counts, exact in a float64 far beyond any demo's size.
-func counterValue(c prometheus.Counter) int64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		return 0
-	}
-	return int64(m.GetCounter().GetValue())
-}
-
 // leaderboard holds the latest totals of every rep as read from the stage's
 // output by a read_committed consumer of its own, so that it shows what
 // downstream readers see, not the stage's uncommitted state.
@@ -530,7 +519,7 @@ type reasonCount struct {
 func (s *demoSummary) consumedRaw() int64 {
 	var n int64
 	for _, t := range s.rawTopics {
-		n += counterValue(s.met.RecordsIn(demoIngest, t))
+		n += pipeline.Count(s.met.RecordsIn(demoIngest, t))
 	}
 	return n
 }
@@ -581,13 +570,13 @@ func (s *demoSummary) take() demoSnapshot {
 	// have consumed more than its upstream emitted.
 	sn := demoSnapshot{at: time.Since(s.start), txns: map[string][2]int64{}}
 	sn.top, sn.read, sn.sumOfRepCounts = s.board.standings(demoTopReps)
-	sn.credited = counterValue(s.met.RecordsOut(demoTotals, demoOutput))
-	sn.byRepIn = counterValue(s.met.RecordsIn(demoTotals, demoByRep))
-	sn.byRepOut = counterValue(s.met.RecordsOut(demoTotals, demoByRep))
-	sn.totalsIn = counterValue(s.met.RecordsIn(demoTotals, demoClean))
-	sn.clean = counterValue(s.met.RecordsOut(demoDedupe, demoClean))
-	sn.dedupeIn = counterValue(s.met.RecordsIn(demoDedupe, demoCanonical))
-	sn.canonical = counterValue(s.met.RecordsOut(demoIngest, demoCanonical))
+	sn.credited = pipeline.Count(s.met.RecordsOut(demoTotals, demoOutput))
+	sn.byRepIn = pipeline.Count(s.met.RecordsIn(demoTotals, demoByRep))
+	sn.byRepOut = pipeline.Count(s.met.RecordsOut(demoTotals, demoByRep))
+	sn.totalsIn = pipeline.Count(s.met.RecordsIn(demoTotals, demoClean))
+	sn.clean = pipeline.Count(s.met.RecordsOut(demoDedupe, demoClean))
+	sn.dedupeIn = pipeline.Count(s.met.RecordsIn(demoDedupe, demoCanonical))
+	sn.canonical = pipeline.Count(s.met.RecordsOut(demoIngest, demoCanonical))
 	sn.skipped = s.skipped.Load()
 	sn.consumed = s.consumedRaw()
 	sn.gen = s.gen.Stats()
@@ -606,7 +595,7 @@ func (s *demoSummary) take() demoSnapshot {
 	}
 	sort.Slice(sn.rejects, func(i, j int) bool { return sn.rejects[i].reason < sn.rejects[j].reason })
 	for _, st := range []string{demoIngest, demoDedupe, demoTotals} {
-		sn.txns[st] = [2]int64{counterValue(s.met.Transactions(st, "committed")), counterValue(s.met.Transactions(st, "aborted"))}
+		sn.txns[st] = [2]int64{pipeline.Count(s.met.Transactions(st, "committed")), pipeline.Count(s.met.Transactions(st, "aborted"))}
 	}
 	return sn
 }

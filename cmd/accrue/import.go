@@ -28,11 +28,7 @@ content, whatever its name) resumes where it stopped, and writes nothing once
 the file is done. Prints the counts as JSON at the end.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			gate, err := loadGate(gatePath)
-			if err != nil {
-				return err
-			}
-			pls, topics, err := sourcePipelines([]string{source}, gate)
+			pls, topics, err := sourcePipelines([]string{source}, gatePath)
 			if err != nil {
 				return err
 			}

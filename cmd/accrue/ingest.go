@@ -107,8 +107,14 @@ bad config or an unreadable input.`,
 	return cmd
 }
 
-// sourceFlags parses repeated --source TOPIC=CONFIG.yaml.
-func sourcePipelines(specs []string, gate *sanitize.Gate) (map[string]*ingest.Pipeline, []string, error) {
+// sourcePipelines loads the gatekeepers of gatePath and the mapping of every
+// --source TOPIC=CONFIG.yaml, and returns a pipeline per topic and the
+// topics in order.
+func sourcePipelines(specs []string, gatePath string) (map[string]*ingest.Pipeline, []string, error) {
+	gate, err := loadGate(gatePath)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(specs) == 0 {
 		return nil, nil, usageError{fmt.Errorf("at least one --source TOPIC=CONFIG.yaml is required")}
 	}
@@ -146,11 +152,7 @@ by source:txn_id; rejected records go to --dead-letter with reason, field,
 message, line and source position. Stateless; run 'accrue stage dedupe' after it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			gate, err := loadGate(gatePath)
-			if err != nil {
-				return err
-			}
-			pls, topics, err := sourcePipelines(sources, gate)
+			pls, topics, err := sourcePipelines(sources, gatePath)
 			if err != nil {
 				return err
 			}

@@ -38,11 +38,7 @@ line). 429 with Retry-After when Kafka cannot take the records.`,
 			if err != nil {
 				return err
 			}
-			gate, err := loadGate(gatePath)
-			if err != nil {
-				return err
-			}
-			pls, topics, err := sourcePipelines(sources, gate)
+			pls, topics, err := sourcePipelines(sources, gatePath)
 			if err != nil {
 				return err
 			}

@@ -258,9 +258,6 @@ func sum(m map[string]int64) int64 {
 	return n
 }
 
-// Sum is the total of a per-key count.
-func Sum(m map[string]int64) int64 { return sum(m) }
-
 // WaitFor polls cond every 50ms until it is true or timeout passes.
 func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
