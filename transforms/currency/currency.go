@@ -137,3 +137,30 @@ func parse(tsv string) (map[string]Currency, error) {
 	}
 	return t, nil
 }
+
+// DivHalfEven is a / b rounded half-even to places decimal places, exactly:
+// the rounding looks at the true remainder, never at a rounded quotient.
+// b must not be zero.
+func DivHalfEven(a, b decimal.Decimal, places int32) decimal.Decimal {
+	q, r := a.QuoRem(b, places)
+	if r.IsZero() {
+		return q
+	}
+	// |2r| against |b|·10^-places: below rounds toward zero (q is
+	// truncated), above away from zero, equal to the even neighbour.
+	unit := decimal.New(1, -places)
+	twice := r.Abs().Mul(decimal.NewFromInt(2))
+	cmp := twice.Cmp(b.Abs().Mul(unit))
+	away := cmp > 0
+	if cmp == 0 {
+		last := q.Shift(places).Abs().BigInt()
+		away = last.Bit(0) == 1
+	}
+	if !away {
+		return q
+	}
+	if a.Sign()*b.Sign() < 0 {
+		return q.Sub(unit)
+	}
+	return q.Add(unit)
+}

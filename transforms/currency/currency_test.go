@@ -126,3 +126,30 @@ func ExampleRound() {
 	// JPY 1235
 	// KWD 1234.565
 }
+
+func TestDivHalfEven(t *testing.T) {
+	for _, c := range []struct {
+		a, b   string
+		places int32
+		want   string
+	}{
+		{"1", "3", 4, "0.3333"},
+		{"2", "3", 4, "0.6667"},
+		{"1", "8", 2, "0.12"}, // 0.125: tie, to even
+		{"3", "8", 2, "0.38"}, // 0.375: tie, to even
+		{"-1", "8", 2, "-0.12"},
+		{"-3", "8", 2, "-0.38"},
+		{"1", "-3", 4, "-0.3333"},
+		{"1", "0.9", 16, "1.1111111111111111"},
+		{"1", "1.0876", 16, "0.9194556822361162"},
+		{"10", "4", 0, "2"}, // 2.5: tie, to even
+		{"14", "4", 0, "4"}, // 3.5: tie, to even
+		{"6", "3", 2, "2"},
+	} {
+		a, b := decimal.RequireFromString(c.a), decimal.RequireFromString(c.b)
+		got := DivHalfEven(a, b, c.places)
+		if !got.Equal(decimal.RequireFromString(c.want)) {
+			t.Errorf("DivHalfEven(%s, %s, %d) = %s, want %s", c.a, c.b, c.places, got, c.want)
+		}
+	}
+}
