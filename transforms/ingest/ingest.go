@@ -67,12 +67,17 @@ func (p *Pipeline) Run(payload []byte, now time.Time, visit func(Result)) {
 	})
 }
 
-// Key is the Kafka key of an event on sales.canonical and sales.clean: its
-// identity without the type, so that an event, its duplicates, its returns
-// and its cancel share a partition.
+// Key is the Kafka key of an event on sales.canonical and sales.clean: the
+// source and the txn_id of the sale it belongs to (RefTxnID for a return or
+// a cancel), so that a sale, its duplicates, its returns and its cancel share
+// a partition and its state.
 func Key(e *canonical.Event) []byte {
-	k := make([]byte, 0, len(e.Source)+1+len(e.TxnID))
-	return append(append(append(k, e.Source...), ':'), e.TxnID...)
+	txn := e.TxnID
+	if e.RefTxnID != "" {
+		txn = e.RefTxnID
+	}
+	k := make([]byte, 0, len(e.Source)+1+len(txn))
+	return append(append(append(k, e.Source...), ':'), txn...)
 }
 
 // Processor is the ingest stage's processor: it routes each record by its
