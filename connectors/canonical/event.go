@@ -118,7 +118,10 @@ func (e *Event) Validate() error {
 	if (e.Type == Return || e.Type == Cancel) && e.RefTxnID == "" {
 		return &FieldError{"ref_txn_id", fmt.Errorf("%w: a %s names its original sale", ErrMissing, e.Type)}
 	}
-	if e.RepID == "" && len(e.Splits) == 0 {
+	// A sale or adjustment names who is credited: a rep, splits, or an
+	// account whose owner is credited. Returns and cancels are credited
+	// to whoever their original was.
+	if e.RepID == "" && len(e.Splits) == 0 && e.AccountID == "" && e.Type != Return && e.Type != Cancel {
 		return &FieldError{"rep_id", ErrMissing}
 	}
 	if e.Amount.Currency == "" {

@@ -88,6 +88,9 @@ func TestValidate(t *testing.T) {
 		{"return without ref", func(e *Event) { e.Type = Return }, "ref_txn_id"},
 		{"cancel with ref", func(e *Event) { e.Type = Cancel; e.RefTxnID = "T0" }, ""},
 		{"no rep", func(e *Event) { e.RepID = "" }, "rep_id"},
+		{"no rep, the account's owner", func(e *Event) { e.RepID = ""; e.AccountID = "A-1" }, ""},
+		{"cancel without rep", func(e *Event) { e.RepID = ""; e.AccountID = ""; e.Type = Cancel; e.RefTxnID = "T0" }, ""},
+		{"adjustment without rep", func(e *Event) { e.RepID = ""; e.AccountID = ""; e.Type = Adjustment }, "rep_id"},
 		{"splits instead of rep", func(e *Event) {
 			e.RepID = ""
 			e.Splits = []Split{{"a", d("0.5")}, {"b", d("0.5")}}
