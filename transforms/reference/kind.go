@@ -75,22 +75,22 @@ func SplitKey(key string) (id string, from Date, err error) {
 	return key[:i], from, nil
 }
 
-func (r Rep) Kind() Kind { return Reps }
-func (r Rep) ID() string { return r.RepID }
+func (r Rep) Kind() Kind  { return Reps }
+func (r Rep) ID() string  { return r.RepID }
 func (r Rep) Since() Date { return r.ValidFrom }
 
-func (p Product) Kind() Kind { return Products }
-func (p Product) ID() string { return p.ProductID }
+func (p Product) Kind() Kind  { return Products }
+func (p Product) ID() string  { return p.ProductID }
 func (p Product) Since() Date { return p.ValidFrom }
 
-func (a Account) Kind() Kind { return Accounts }
-func (a Account) ID() string { return a.AccountID }
+func (a Account) Kind() Kind  { return Accounts }
+func (a Account) ID() string  { return a.AccountID }
 func (a Account) Since() Date { return a.ValidFrom }
 
-func (f FXRate) Kind() Kind { return FX }
-func (f FXRate) ID() string { return f.From + "/" + f.To }
+func (f FXRate) Kind() Kind  { return FX }
+func (f FXRate) ID() string  { return f.From + "/" + f.To }
 func (f FXRate) Since() Date { return f.ValidFrom }
 
-func (i Identity) Kind() Kind { return Identities }
-func (i Identity) ID() string { return i.Source + "/" + i.Key }
+func (i Identity) Kind() Kind  { return Identities }
+func (i Identity) ID() string  { return i.Source + "/" + i.Key }
 func (i Identity) Since() Date { return i.ValidFrom }
