@@ -38,8 +38,15 @@ programs exactly once, and reports everything to ClickHouse.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("ACCRUE_LOG_LEVEL", "info"),
 		"log level: debug, info, warn, error (env ACCRUE_LOG_LEVEL)")
 	root.AddCommand(newTopicsCmd(g), newStageCmd(g), newDLQCmd(g), newConnectorCmd(g), newServeCmd(g), newImportCmd(g), newDemoCmd(g), newVersionCmd())
+	for _, c := range commands {
+		root.AddCommand(c(g))
+	}
 	return root
 }
+
+// commands are the commands that files of this package register from
+// init, each file one command and its subcommands.
+var commands []func(*globals) *cobra.Command
 
 func (g *globals) brokerList() []string {
 	var out []string
