@@ -1,9 +1,12 @@
 package canonical
 
 import (
-	"sort"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
 )
 
 // AppendJSON appends the event's wire form to dst, exactly as MarshalJSON
@@ -36,7 +39,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = appendOpt(dst, "product_id", e.ProductID)
 	if e.Quantity.Valid {
 		dst = append(dst, `,"quantity":`...)
-		dst = appendString(dst, DecimalString(e.Quantity.Decimal))
+		dst = appendDecimalString(dst, e.Quantity.Decimal)
 	}
 	dst = append(dst, `,"amount":`...)
 	dst = appendMoney(dst, e.Amount)
@@ -53,17 +56,18 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 			dst = append(dst, `{"rep_id":`...)
 			dst = appendString(dst, s.RepID)
 			dst = append(dst, `,"share":`...)
-			dst = appendString(dst, DecimalString(s.Share))
+			dst = appendDecimalString(dst, s.Share)
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
 	}
 	if len(e.Attributes) > 0 {
-		keys := make([]string, 0, len(e.Attributes))
+		var small [8]string // events carry a few attributes: sort them on the stack
+		keys := small[:0]
 		for k := range e.Attributes {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys) // encoding/json's order
+		sortStrings(keys) // encoding/json's order
 		dst = append(dst, `,"attributes":{`...)
 		for i, k := range keys {
 			if i > 0 {
@@ -78,6 +82,61 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// sortStrings sorts a few keys in place without the allocation that
+// sort.Strings' interface conversion costs.
+func sortStrings(keys []string) {
+	if len(keys) > len([8]string{}) {
+		slices.Sort(keys)
+		return
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+}
+
+// AppendDecimal appends d as DecimalString writes it, keeping its scale.
+// A coefficient of up to 18 digits (every amount, quantity and share in
+// practice) is written from its int64 without the strings and big.Int copies
+// that DecimalString makes; larger ones, and positive exponents, go through
+// DecimalString.
+func AppendDecimal(dst []byte, d decimal.Decimal) []byte {
+	exp := d.Exponent()
+	if exp > 0 || d.NumDigits() > maxInt64Digits {
+		return append(dst, DecimalString(d)...)
+	}
+	c := d.CoefficientInt64()
+	u := uint64(c)
+	if c < 0 {
+		dst = append(dst, '-')
+		u = uint64(-c)
+	}
+	var buf [20]byte
+	digits := strconv.AppendUint(buf[:0], u, 10)
+	scale := -int(exp)
+	switch {
+	case scale == 0:
+		return append(dst, digits...)
+	case len(digits) > scale:
+		dst = append(dst, digits[:len(digits)-scale]...)
+		dst = append(dst, '.')
+		return append(dst, digits[len(digits)-scale:]...)
+	}
+	dst = append(dst, '0', '.')
+	for i := len(digits); i < scale; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, digits...)
+}
+
+// appendDecimalString writes d as a JSON string: its text needs no escaping.
+func appendDecimalString(dst []byte, d decimal.Decimal) []byte {
+	dst = append(dst, '"')
+	dst = AppendDecimal(dst, d)
+	return append(dst, '"')
+}
+
 func appendOpt(dst []byte, name, v string) []byte {
 	if v == "" {
 		return dst
@@ -90,7 +149,7 @@ func appendOpt(dst []byte, name, v string) []byte {
 
 func appendMoney(dst []byte, m Money) []byte {
 	dst = append(dst, `{"value":`...)
-	dst = appendString(dst, DecimalString(m.Value))
+	dst = appendDecimalString(dst, m.Value)
 	dst = append(dst, `,"currency":`...)
 	dst = appendString(dst, m.Currency)
 	return append(dst, '}')

@@ -284,8 +284,34 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 	if digits == 0 {
 		return decimal.Decimal{}, fmt.Errorf("%q is not a decimal", s)
 	}
-	return decimal.NewFromString(s)
+	if digits > maxInt64Digits {
+		return decimal.NewFromString(s)
+	}
+	// Up to 18 digits fit an int64: read the coefficient here rather than
+	// scan the text three more times in NewFromString.
+	var coef int64
+	var scale int32
+	dot = false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '-', '+':
+		case '.':
+			dot = true
+		default:
+			coef = coef*10 + int64(c-'0')
+			if dot {
+				scale++
+			}
+		}
+	}
+	if s[0] == '-' {
+		coef = -coef
+	}
+	return decimal.New(coef, -scale), nil
 }
+
+// maxInt64Digits is the most decimal digits that always fit an int64.
+const maxInt64Digits = 18
 
 // DecimalString writes d keeping its scale ("1250.00" stays "1250.00";
 // decimal.String would write "1250").
