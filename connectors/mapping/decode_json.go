@@ -134,8 +134,8 @@ func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
 // than validated first and framed.
 func eachObject(payload []byte, fn func(o Outcome, obj jsonObject, err error)) {
 	ln := newLines(payload)
-	p, release := poolParser()
-	defer release()
+	p := parsers.Get()
+	defer parsers.Put(p)
 	if start := skipSpace(payload, 0); start < len(payload) && payload[start] == '{' {
 		raw := trimRightSpace(payload[start:])
 		if obj, err := parseObject(p, raw); err == nil {

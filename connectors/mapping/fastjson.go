@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -18,6 +19,10 @@ var parsers fastjson.ParserPool
 // jsonObject is a JSON record parsed by fastjson. It is valid until its
 // parser parses again: mapRecord reads it and copies what it keeps.
 type jsonObject struct{ v *fastjson.Value }
+
+// borrowed implements record: text returns strings inside the parser's
+// buffer, which the next record overwrites.
+func (jsonObject) borrowed() bool { return true }
 
 // parseObject parses raw, which must hold exactly one JSON object.
 func parseObject(p *fastjson.Parser, raw []byte) (jsonObject, error) {
@@ -61,6 +66,9 @@ func (o jsonObject) lookup(r *ref) (any, bool) {
 }
 
 // text implements record.text without converting scalars to interfaces.
+// A string it returns aliases the parser's buffer (see borrowed): mapping
+// reads a dozen of them a record and keeps half, which event copies into
+// one allocation.
 func (o jsonObject) text(r *ref) (string, bool, bool, any) {
 	v := o.find(r)
 	if v == nil {
@@ -69,9 +77,10 @@ func (o jsonObject) text(r *ref) (string, bool, bool, any) {
 	switch v.Type() {
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		return strings.TrimSpace(string(b)), true, true, nil
+		return strings.TrimSpace(unsafe.String(unsafe.SliceData(b), len(b))), true, true, nil
 	case fastjson.TypeNumber:
-		return string(v.MarshalTo(nil)), true, true, nil
+		b := v.MarshalTo(nil) // a number's exact text, in bytes of its own
+		return unsafe.String(unsafe.SliceData(b), len(b)), true, true, nil
 	case fastjson.TypeTrue:
 		return "true", true, true, nil
 	case fastjson.TypeFalse:
@@ -132,10 +141,4 @@ func generic(v *fastjson.Value) any {
 	out := make(map[string]any, obj.Len())
 	obj.Visit(func(k []byte, e *fastjson.Value) { out[string(k)] = generic(e) })
 	return out
-}
-
-// poolParser lends a parser for the records of one payload.
-func poolParser() (*fastjson.Parser, func()) {
-	p := parsers.Get()
-	return p, func() { parsers.Put(p) }
 }

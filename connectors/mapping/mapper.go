@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/pipeline"
@@ -360,8 +361,6 @@ func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, pre
 		}
 		vals[i] = v
 	}
-	ev.EventID, ev.TxnID, ev.RefTxnID = vals[fEventID], vals[fTxnID], vals[fRefTxnID]
-	ev.RepID, ev.AccountID, ev.ProductID = vals[fRepID], vals[fAccountID], vals[fProductID]
 	if vals[fEventTime] != "" {
 		tm, err := m.time(vals[fEventTime])
 		if err != nil {
@@ -375,7 +374,6 @@ func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, pre
 	if ev.Amount.Value, err = m.decimal(vals[fAmountValue]); err != nil {
 		return nil, &pipeline.Reject{Reason: ReasonInvalidField, Field: "amount.value", Err: err}
 	}
-	ev.Amount.Currency = strings.ToUpper(vals[fAmountCurrency])
 	if q := vals[fQuantity]; q != "" {
 		d, err := m.decimal(q)
 		if err != nil {
@@ -388,20 +386,27 @@ func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, pre
 		if err != nil {
 			return nil, &pipeline.Reject{Reason: ReasonInvalidField, Field: "margin.value", Err: err}
 		}
-		ev.Margin = &canonical.Money{Value: d, Currency: strings.ToUpper(vals[fMarginCurrency])}
+		ev.Margin = &canonical.Money{Value: d}
 	}
+	var attrBuf [8]string
+	attrs := attrBuf[:0]
 	for i := range m.attrs {
 		v, rj := m.text(rec, &m.attrs[i])
 		if rj != nil {
 			return nil, rj
 		}
-		if v == "" {
-			continue
+		attrs = append(attrs, v)
+	}
+	if rec.borrowed() {
+		m.copyText(ev, &vals, attrs)
+	} else {
+		ev.EventID, ev.TxnID, ev.RefTxnID = vals[fEventID], vals[fTxnID], vals[fRefTxnID]
+		ev.RepID, ev.AccountID, ev.ProductID = vals[fRepID], vals[fAccountID], vals[fProductID]
+		ev.Amount.Currency = strings.ToUpper(vals[fAmountCurrency])
+		if ev.Margin != nil {
+			ev.Margin.Currency = strings.ToUpper(vals[fMarginCurrency])
 		}
-		if ev.Attributes == nil {
-			ev.Attributes = make(map[string]string, len(m.attrs))
-		}
-		ev.Attributes[m.attrs[i].name] = v
+		m.setAttributes(ev, attrs)
 	}
 	if m.splits != nil {
 		if rj := m.readSplits(rec, ev); rj != nil {
@@ -426,6 +431,98 @@ func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, pre
 		return nil, &pipeline.Reject{Reason: ReasonInvalidField, Err: err}
 	}
 	return ev, nil
+}
+
+// setAttributes sets the event's non-empty attributes; attrs are the values
+// of m.attrs, in order.
+func (m *Mapper) setAttributes(ev *canonical.Event, attrs []string) {
+	for i, v := range attrs {
+		if v == "" {
+			continue
+		}
+		if ev.Attributes == nil {
+			ev.Attributes = make(map[string]string, len(m.attrs))
+		}
+		ev.Attributes[m.attrs[i].name] = v
+	}
+}
+
+// copyText sets the event's strings from values borrowed from a parse
+// buffer: it copies them, and the default event id, into one allocation
+// instead of one each (a JSON record kept ten strings of its own before).
+// Currencies are upper-cased on the way.
+func (m *Mapper) copyText(ev *canonical.Event, vals *[nFields]string, attrs []string) {
+	n := len(vals[fRefTxnID]) + len(vals[fRepID]) + len(vals[fAccountID]) + len(vals[fProductID]) + len(vals[fAmountCurrency])
+	if vals[fEventID] == "" {
+		n += len(m.source) + 1 + len(vals[fTxnID]) + 1 + len(ev.Type)
+	} else {
+		n += len(vals[fEventID]) + len(vals[fTxnID])
+	}
+	if ev.Margin != nil {
+		n += len(vals[fMarginCurrency])
+	}
+	for _, v := range attrs {
+		n += len(v)
+	}
+	var a arena
+	a.b.Grow(n)
+	if vals[fEventID] == "" {
+		// canonical.DefaultEventID, with txn_id inside it
+		start := a.b.Len()
+		a.b.WriteString(m.source)
+		a.b.WriteByte(':')
+		a.b.WriteString(vals[fTxnID])
+		a.b.WriteByte(':')
+		a.b.WriteString(string(ev.Type))
+		ev.EventID = a.b.String()[start:]
+		ev.TxnID = ev.EventID[len(m.source)+1 : len(m.source)+1+len(vals[fTxnID])]
+	} else {
+		ev.EventID, ev.TxnID = a.copy(vals[fEventID]), a.copy(vals[fTxnID])
+	}
+	ev.RefTxnID, ev.RepID = a.copy(vals[fRefTxnID]), a.copy(vals[fRepID])
+	ev.AccountID, ev.ProductID = a.copy(vals[fAccountID]), a.copy(vals[fProductID])
+	ev.Amount.Currency = a.upper(vals[fAmountCurrency])
+	if ev.Margin != nil {
+		ev.Margin.Currency = a.upper(vals[fMarginCurrency])
+	}
+	for i, v := range attrs {
+		attrs[i] = a.copy(v)
+	}
+	m.setAttributes(ev, attrs)
+}
+
+// arena hands out strings that share one buffer. The buffer only grows by
+// appending, so a string handed out stays valid and unchanged.
+type arena struct{ b strings.Builder }
+
+func (a *arena) copy(s string) string {
+	if s == "" {
+		return ""
+	}
+	start := a.b.Len()
+	a.b.WriteString(s)
+	return a.b.String()[start:]
+}
+
+// upper is copy(strings.ToUpper(s)), without ToUpper's copy for ASCII.
+func (a *arena) upper(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return a.copy(strings.ToUpper(s))
+		}
+	}
+	if s == "" {
+		return ""
+	}
+	start := a.b.Len()
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		a.b.WriteByte(c)
+	}
+	return a.b.String()[start:]
 }
 
 func (m *Mapper) readSplits(rec record, ev *canonical.Event) *pipeline.Reject {

@@ -89,6 +89,9 @@ type record interface {
 	// reports whether the path exists, isScalar whether its value is one
 	// (v holds the value only when it is not, for messages).
 	text(r *ref) (s string, found, isScalar bool, v any)
+	// borrowed reports whether the strings text returns are only valid
+	// while the record is being mapped (they alias a parse buffer).
+	borrowed() bool
 }
 
 // row is a CSV record: cells by column index.
@@ -104,6 +107,9 @@ func (w row) text(r *ref) (string, bool, bool, any) {
 	}
 	return strings.TrimSpace(w.cells[i]), true, true, nil
 }
+
+// borrowed implements record: encoding/csv gives each row strings of its own.
+func (row) borrowed() bool { return false }
 
 func (w row) lookup(r *ref) (any, bool) {
 	i, ok := w.cols[r.raw]
