@@ -2,6 +2,7 @@ package sanitize
 
 import (
 	"fmt"
+	"math/big"
 	"strconv"
 	"time"
 
@@ -182,13 +183,14 @@ func merge(base, over layer) *policy {
 	if over.allowedSet {
 		p.allowed = over.allowed
 	}
-	p.min, p.max = base.min, base.max
+	min, max := base.min, base.max
 	if over.min.Valid {
-		p.min = over.min
+		min = over.min
 	}
 	if over.max.Valid {
-		p.max = over.max
+		max = over.max
 	}
+	p.min, p.max = newBound(min), newBound(max)
 	for _, d := range []struct {
 		dst    *time.Duration
 		b, o   *time.Duration
@@ -216,6 +218,7 @@ func merge(base, over layer) *policy {
 	if over.lowerSet {
 		p.lower = over.lower
 	}
+	p.norm = normOps(p.trim, p.upper, p.lower)
 	p.rules = append([]rule(nil), base.rules...)
 	for _, r := range over.rules {
 		replaced := false
@@ -229,4 +232,40 @@ func merge(base, over layer) *policy {
 		}
 	}
 	return p
+}
+
+// bound is an amount bound, also held at every scale from 0 to maxScale
+// decimals that it can be written in exactly: comparing an amount of
+// another scale would rescale one of them, allocating, on every event.
+type bound struct {
+	decimal.NullDecimal
+	scaled [maxScale + 1]decimal.NullDecimal // scaled[k] has exponent -k
+}
+
+const maxScale = 18
+
+func newBound(d decimal.NullDecimal) bound {
+	b := bound{NullDecimal: d}
+	if !d.Valid {
+		return b
+	}
+	for k := int32(0); k <= maxScale; k++ {
+		shift := d.Decimal.Exponent() + k
+		if shift < 0 {
+			continue // the bound has more decimals than k
+		}
+		c := d.Decimal.Coefficient()
+		c.Mul(c, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(shift)), nil))
+		b.scaled[k] = decimal.NewNullDecimal(decimal.NewFromBigInt(c, -k))
+	}
+	return b
+}
+
+// cmp compares the bound with v: -1 when the bound is below v, 0 when
+// equal, +1 when above.
+func (b *bound) cmp(v decimal.Decimal) int {
+	if k := -v.Exponent(); k >= 0 && k <= maxScale && b.scaled[k].Valid {
+		return b.scaled[k].Decimal.Cmp(v)
+	}
+	return b.Decimal.Cmp(v)
 }

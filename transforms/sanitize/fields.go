@@ -79,18 +79,49 @@ func requiredCheck(name string) (func(*canonical.Event) bool, bool) {
 	return f.present, ok
 }
 
-// rewrite applies fn to the string field name of e (every split's rep for
-// splits.rep_id).
-func rewrite(e *canonical.Event, name string, fn func(string) string) {
+// normOp is one normalization, resolved when the policy is compiled: fn
+// applied to the string field str points at, or to every split's rep.
+type normOp struct {
+	str    func(*canonical.Event) *string
+	splits bool
+	fn     func(string) string
+}
+
+func newNormOp(name string, fn func(string) string) normOp {
 	if name == "splits.rep_id" {
+		return normOp{splits: true, fn: fn}
+	}
+	return normOp{str: fields[name].str, fn: fn}
+}
+
+func (op normOp) apply(e *canonical.Event) {
+	if op.splits {
 		for i := range e.Splits {
-			e.Splits[i].RepID = fn(e.Splits[i].RepID)
+			e.Splits[i].RepID = op.fn(e.Splits[i].RepID)
 		}
 		return
 	}
-	if p := fields[name].str(e); p != nil {
-		*p = fn(*p)
+	if p := op.str(e); p != nil {
+		*p = op.fn(*p)
 	}
+}
+
+// normOps resolves a policy's normalization, in the order of the package
+// documentation: trim, then upper, then lower case.
+func normOps(trim bool, upper, lower []string) []normOp {
+	var ops []normOp
+	if trim {
+		for _, f := range trimmed {
+			ops = append(ops, newNormOp(f, strings.TrimSpace))
+		}
+	}
+	for _, f := range upper {
+		ops = append(ops, newNormOp(f, strings.ToUpper))
+	}
+	for _, f := range lower {
+		ops = append(ops, newNormOp(f, strings.ToLower))
+	}
+	return ops
 }
 
 // trimmed lists what Normalize.Trim trims.

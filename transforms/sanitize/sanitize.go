@@ -38,7 +38,6 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
-	"github.com/shopspring/decimal"
 
 	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/pipeline"
@@ -80,12 +79,15 @@ type policy struct {
 	required []required
 	// allowed is nil when every ISO 4217 code is allowed.
 	allowed  map[string]bool
-	min, max decimal.NullDecimal
+	min, max bound
 	// future and horizon are negative when off.
 	future, horizon time.Duration
 	trim            bool
 	upper, lower    []string
-	rules           []rule
+	// norm is trim, upper and lower resolved to the fields they touch,
+	// in that order.
+	norm  []normOp
+	rules []rule
 	// window is the dedupe window; 0 is no limit.
 	window time.Duration
 }
@@ -177,10 +179,10 @@ func (g *Gate) Check(e *canonical.Event, now time.Time) *pipeline.Reject {
 		if e.Type == canonical.Adjustment {
 			v = v.Abs()
 		}
-		if p.min.Valid && v.LessThan(p.min.Decimal) {
+		if p.min.Valid && p.min.cmp(v) > 0 {
 			return pipeline.Rejectf(ReasonAmountBelowMin, "amount.value", "%s is below the minimum %s", e.Amount.Value, p.min.Decimal)
 		}
-		if p.max.Valid && v.GreaterThan(p.max.Decimal) {
+		if p.max.Valid && p.max.cmp(v) < 0 {
 			return pipeline.Rejectf(ReasonAmountAboveMax, "amount.value", "%s is above the maximum %s", e.Amount.Value, p.max.Decimal)
 		}
 	}
@@ -228,15 +230,7 @@ func (p *policy) checkCurrency(code, field string) *pipeline.Reject {
 }
 
 func (p *policy) normalize(e *canonical.Event) {
-	if p.trim {
-		for _, f := range trimmed {
-			rewrite(e, f, strings.TrimSpace)
-		}
-	}
-	for _, f := range p.upper {
-		rewrite(e, f, strings.ToUpper)
-	}
-	for _, f := range p.lower {
-		rewrite(e, f, strings.ToLower)
+	for _, op := range p.norm {
+		op.apply(e)
 	}
 }
