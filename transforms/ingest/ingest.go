@@ -72,12 +72,20 @@ func (p *Pipeline) Run(payload []byte, now time.Time, visit func(Result)) {
 // a cancel), so that a sale, its duplicates, its returns and its cancel share
 // a partition and its state.
 func Key(e *canonical.Event) []byte {
-	txn := e.TxnID
+	return appendKey(make([]byte, 0, keyLen(e)), e)
+}
+
+func keyTxn(e *canonical.Event) string {
 	if e.RefTxnID != "" {
-		txn = e.RefTxnID
+		return e.RefTxnID
 	}
-	k := make([]byte, 0, len(e.Source)+1+len(txn))
-	return append(append(append(k, e.Source...), ':'), txn...)
+	return e.TxnID
+}
+
+func keyLen(e *canonical.Event) int { return len(e.Source) + 1 + len(keyTxn(e)) }
+
+func appendKey(dst []byte, e *canonical.Event) []byte {
+	return append(append(append(dst, e.Source...), ':'), keyTxn(e)...)
 }
 
 // Processor is the ingest stage's processor: it routes each record by its
@@ -122,7 +130,12 @@ func (p *Processor) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
 				p.OnSkip(pl.Mapper.Source(), r.Skip)
 			}
 		default:
-			c.Emit(p.output, Key(r.Event), r.Event.AppendJSON(make([]byte, 0, 128+len(r.Raw)*3/2)))
+			// The key and the event share one allocation; the key is
+			// capped so that nothing appends into the event.
+			buf := appendKey(make([]byte, 0, keyLen(r.Event)+128+len(r.Raw)*3/2), r.Event)
+			k := len(buf)
+			buf = r.Event.AppendJSON(buf)
+			c.Emit(p.output, buf[:k:k], buf[k:])
 		}
 	})
 	return nil
