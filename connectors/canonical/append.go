@@ -3,6 +3,7 @@ package canonical
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -62,36 +63,40 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = append(dst, ']')
 	}
 	if len(e.Attributes) > 0 {
-		var small [8]string // events carry a few attributes: sort them on the stack
-		keys := small[:0]
-		for k := range e.Attributes {
-			keys = append(keys, k)
+		// Events carry a few attributes: collect them on the stack, with
+		// their values so that writing needs no map lookups.
+		var small [8]attribute
+		attrs := small[:0]
+		for k, v := range e.Attributes {
+			attrs = append(attrs, attribute{k, v})
 		}
-		sortStrings(keys) // encoding/json's order
+		sortAttributes(attrs) // encoding/json's order
 		dst = append(dst, `,"attributes":{`...)
-		for i, k := range keys {
+		for i, a := range attrs {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = appendString(dst, a.k)
 			dst = append(dst, ':')
-			dst = appendString(dst, e.Attributes[k])
+			dst = appendString(dst, a.v)
 		}
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
 }
 
-// sortStrings sorts a few keys in place without the allocation that
-// sort.Strings' interface conversion costs.
-func sortStrings(keys []string) {
-	if len(keys) > len([8]string{}) {
-		slices.Sort(keys)
+type attribute struct{ k, v string }
+
+// sortAttributes sorts by key with an insertion sort: a handful of entries,
+// and no interface conversion as sort.Slice would make.
+func sortAttributes(attrs []attribute) {
+	if len(attrs) > len([8]attribute{}) {
+		slices.SortFunc(attrs, func(a, b attribute) int { return strings.Compare(a.k, b.k) })
 		return
 	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
+	for i := 1; i < len(attrs); i++ {
+		for j := i; j > 0 && attrs[j].k < attrs[j-1].k; j-- {
+			attrs[j], attrs[j-1] = attrs[j-1], attrs[j]
 		}
 	}
 }
