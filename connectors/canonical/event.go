@@ -307,8 +307,21 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 	if s[0] == '-' {
 		coef = -coef
 	}
+	if scale == 0 && coef >= 0 && coef < int64(len(smallInts)) {
+		return smallInts[coef], nil
+	}
 	return decimal.New(coef, -scale), nil
 }
+
+// smallInts are the decimals 0 to 255 without a fraction, shared the way
+// decimal.Zero is (a Decimal never changes its coefficient in place): most
+// quantities are among them, and each would cost two allocations.
+var smallInts = func() (d [256]decimal.Decimal) {
+	for i := range d {
+		d[i] = decimal.New(int64(i), 0)
+	}
+	return d
+}()
 
 // maxInt64Digits is the most decimal digits that always fit an int64.
 const maxInt64Digits = 18
