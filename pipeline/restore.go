@@ -27,6 +27,11 @@ func (s *Stage[S]) restoreNew(ctx context.Context, fetches kgo.Fetches) error {
 	if len(missing) == 0 {
 		return nil
 	}
+	return s.restoreParts(ctx, missing)
+}
+
+// restoreParts rebuilds the state of partitions from the changelog.
+func (s *Stage[S]) restoreParts(ctx context.Context, missing []int32) error {
 	if s.cfg.Stateless {
 		for _, p := range missing {
 			s.parts[p] = newPartitionState[S]()

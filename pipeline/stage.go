@@ -59,6 +59,9 @@ type Config struct {
 	// ShutdownTimeout bounds the end of the last batch on shutdown; default
 	// 30s.
 	ShutdownTimeout time.Duration
+	// TickInterval is how often a processor that implements Ticker is
+	// ticked for each partition; default DefaultTickInterval.
+	TickInterval time.Duration
 	// Metrics receives the stage's figures; nil records nothing.
 	Metrics *Metrics
 	// Logger receives the stage's logs; default slog.Default().
@@ -112,6 +115,9 @@ func (c *Config) withDefaults() error {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = DefaultTickInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -148,6 +154,7 @@ type Stage[S any] struct {
 	ctx     Context[S]
 	encBuf  []byte
 	nowFunc func() time.Time
+	tick    ticking[S]
 }
 
 // NewStage checks cfg and builds a stage. It does not connect to Kafka.
@@ -172,6 +179,7 @@ func NewStage[S any](cfg Config, codec Codec[S], proc Processor[S]) (*Stage[S], 
 		}
 	}
 	s.ctx = Context[S]{stage: s, emitted: make(map[string]int)}
+	s.tick.init(proc, cfg.TickInterval)
 	return s, nil
 }
 
@@ -240,7 +248,9 @@ func (s *Stage[S]) Run(ctx context.Context) error {
 	s.log.Info("stage started", "inputs", s.cfg.Inputs, "group", s.cfg.Group)
 
 	for ctx.Err() == nil {
-		fetches := s.sess.PollRecords(ctx, s.cfg.MaxPollRecords)
+		pollCtx, cancelPoll := s.pollContext(ctx)
+		fetches := s.sess.PollRecords(pollCtx, s.cfg.MaxPollRecords)
+		cancelPoll()
 		if fetches.IsClientClosed() {
 			break
 		}
@@ -261,6 +271,12 @@ func (s *Stage[S]) Run(ctx context.Context) error {
 		if fetches.NumRecords() == 0 {
 			if s.assigned.Load() {
 				s.ready.Store(true)
+			}
+			if err := s.tickIdle(ctx); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				return err
 			}
 			continue
 		}
@@ -408,6 +424,7 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 		last := fp.Records[len(fp.Records)-1]
 		s.met.setLag(fp.Topic, fp.Partition, fp.HighWatermark-last.Offset-1)
 	})
+	touched, ticked, tickErr := s.tickInBatch(c, touched)
 	for _, p := range touched {
 		if s.cfg.Stateless {
 			if len(s.parts[p].staged) > 0 {
@@ -425,7 +442,10 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 		s.log.Warn("producing failed; aborting the batch", "err", *perr)
 		try = kgo.TryAbort
 	}
-	committed, err := s.sess.End(endCtx, try)
+	if tickErr != nil {
+		try = kgo.TryAbort
+	}
+	committed, err := s.sess.End(s.fenced(endCtx, ticked), try)
 	for _, p := range touched {
 		if ps := s.parts[p]; ps != nil {
 			if committed {
@@ -444,7 +464,7 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 	if err != nil {
 		return fmt.Errorf("stage %s: end transaction: %w", s.cfg.Name, err)
 	}
-	return nil
+	return tickErr
 }
 
 // process calls the processor, turning a panic into an error so that one
@@ -473,7 +493,13 @@ func (s *Stage[S]) writeChangelog(c *Context[S], partition int32, ps *partitionS
 // produce buffers r in the open transaction. It blocks while the client's
 // buffer is full (Produce, not TryProduce): a batch larger than the buffer
 // must wait, not fail.
-func (s *Stage[S]) produce(r *kgo.Record) { s.sess.Produce(context.Background(), r, s.promise) }
+func (s *Stage[S]) produce(r *kgo.Record) {
+	if s.tick.deferring {
+		s.tick.deferred = append(s.tick.deferred, r)
+		return
+	}
+	s.sess.Produce(context.Background(), r, s.promise)
+}
 
 func appendUnique(ps []int32, p int32) []int32 {
 	for _, q := range ps {

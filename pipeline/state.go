@@ -49,10 +49,11 @@ type pending[S any] struct {
 type partitionState[S any] struct {
 	committed map[string]S
 	staged    map[string]pending[S]
+	epoch     uint64 // Context.StateEpoch
 }
 
 func newPartitionState[S any]() *partitionState[S] {
-	return &partitionState[S]{committed: make(map[string]S), staged: make(map[string]pending[S])}
+	return &partitionState[S]{committed: make(map[string]S), staged: make(map[string]pending[S]), epoch: stateEpochs.Add(1)}
 }
 
 func (p *partitionState[S]) get(key string) (S, bool) {
@@ -80,4 +81,7 @@ func (p *partitionState[S]) commit() {
 }
 
 // rollback forgets the staged writes.
-func (p *partitionState[S]) rollback() { clear(p.staged) }
+func (p *partitionState[S]) rollback() {
+	clear(p.staged)
+	p.epoch = stateEpochs.Add(1)
+}
