@@ -3,6 +3,7 @@ package reference
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/accrue/accrue/transforms/currency"
 	"github.com/shopspring/decimal"
@@ -11,8 +12,10 @@ import (
 // History is the versions of one kind of row by ID, with as-of lookups. It
 // is safe for concurrent use.
 type History[T Row] struct {
-	mu   sync.RWMutex
-	rows map[string][]T // by ID, sorted by Since
+	mu       sync.RWMutex
+	rows     map[string][]T // by ID, sorted by Since
+	versions int            // rows, all IDs
+	changes  atomic.Uint64
 }
 
 // Put adds row, replacing the version with the same ID and ValidFrom.
@@ -23,6 +26,7 @@ func (h *History[T]) Put(row T) {
 	if h.rows == nil {
 		h.rows = make(map[string][]T)
 	}
+	h.changes.Add(1)
 	vs := h.rows[id]
 	i := sort.Search(len(vs), func(i int) bool { return vs[i].Since() >= since })
 	if i < len(vs) && vs[i].Since() == since {
@@ -33,6 +37,7 @@ func (h *History[T]) Put(row T) {
 	copy(vs[i+1:], vs[i:])
 	vs[i] = row
 	h.rows[id] = vs
+	h.versions++
 }
 
 // Delete removes the version of id that starts on since, if there is one.
@@ -43,6 +48,8 @@ func (h *History[T]) Delete(id string, since Date) {
 	for i, v := range vs {
 		if v.Since() == since {
 			vs = append(vs[:i], vs[i+1:]...)
+			h.versions--
+			h.changes.Add(1)
 			break
 		}
 	}
@@ -82,6 +89,17 @@ func (h *History[T]) Len() int {
 	return len(h.rows)
 }
 
+// Rows is the number of versions, all IDs.
+func (h *History[T]) Rows() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.versions
+}
+
+// Changes counts the Puts and effective Deletes so far: a reader that
+// remembers it learns cheaply whether anything changed since.
+func (h *History[T]) Changes() uint64 { return h.changes.Load() }
+
 // Versions returns a copy of every version of id, oldest first.
 func (h *History[T]) Versions(id string) []T {
 	h.mu.RLock()
@@ -98,6 +116,30 @@ type Tables struct {
 	Accounts   History[Account]
 	FX         History[FXRate]
 	Identities History[Identity]
+}
+
+// Version changes whenever a row of any kind is added, replaced or removed
+// (it counts those changes). The linking stage retries the events it parked
+// when it changes.
+func (t *Tables) Version() uint64 {
+	return t.Reps.Changes() + t.Products.Changes() + t.Accounts.Changes() + t.FX.Changes() + t.Identities.Changes()
+}
+
+// Rows is the number of row versions of kind.
+func (t *Tables) Rows(kind Kind) int {
+	switch kind {
+	case Reps:
+		return t.Reps.Rows()
+	case Products:
+		return t.Products.Rows()
+	case Accounts:
+		return t.Accounts.Rows()
+	case FX:
+		return t.FX.Rows()
+	case Identities:
+		return t.Identities.Rows()
+	}
+	return 0
 }
 
 // Put adds a row of any kind.
