@@ -281,9 +281,6 @@ type object struct {
 // returned object holds the others. at is where n's own key was written.
 func (d *decoder) object(n node, path string, at pos, known []string) *object {
 	o := &object{d: d, path: path, at: at, keys: map[string]pair{}}
-	if n.isNull() {
-		return o
-	}
 	if n.kind != mapping {
 		what := "a mapping of keys"
 		if path != "" {
@@ -333,10 +330,16 @@ func (o *object) required(key string) (node, bool) {
 	return k.val, true
 }
 
-// optional returns the value of key; a key without a value is absent.
+// optional returns the value of key. A key written without a value is a
+// problem, not an absent key: "effective_to:" is more likely a date
+// forgotten than a program without an end.
 func (o *object) optional(key string) (node, bool) {
 	k, ok := o.keys[key]
-	if !ok || k.val.isNull() {
+	if !ok {
+		return node{}, false
+	}
+	if k.val.isNull() {
+		o.d.errf(k.pos, join(o.path, key), "%s has no value: give one, or leave the key out", key)
 		return node{}, false
 	}
 	return k.val, true
@@ -493,7 +496,7 @@ func (d *decoder) spiffs(r reader, n node) []Spiff {
 		switch {
 		case hasFixed && hasRate:
 			d.errf(o.keyPos("rate"), path, "a spiff pays fixed or rate, not both")
-		case !hasFixed && !hasRate:
+		case !hasFixed && !hasRate && !o.bad:
 			d.errf(o.at, path, "a spiff pays fixed (an amount per sale) or rate (a share of the credited amount): give one")
 		}
 		if hasFixed {
