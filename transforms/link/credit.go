@@ -95,3 +95,16 @@ func DecodeCredit(b []byte) (*Credit, error) {
 	return &Credit{Event: &e, RepID: w.RepID, Share: share, Via: w.Via,
 		Refs: Refs{Rep: w.Refs.Rep, Account: w.Refs.Account, Product: w.Refs.Product}}, nil
 }
+
+// Rep is the version of the credited rep the credit was linked with (role,
+// team, manager as of the event), looked up in t.
+func (c *Credit) Rep(t *reference.Tables) (reference.Rep, bool) {
+	r, ok := t.Rep(c.RepID, c.Refs.Rep)
+	return r, ok && r.ValidFrom == c.Refs.Rep
+}
+
+// Rate is the rate in force on the event's date (UTC) that converts the
+// event's currency into to (reference.Tables.Rate).
+func (c *Credit) Rate(t *reference.Tables, to string) (decimal.Decimal, bool) {
+	return t.Rate(c.Event.Amount.Currency, to, reference.DateOf(c.Event.EventTime))
+}
