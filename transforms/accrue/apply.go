@@ -1,0 +1,492 @@
+package accrue
+
+import (
+	"time"
+
+	"github.com/accrue/accrue/connectors/canonical"
+	"github.com/accrue/accrue/pipeline"
+	"github.com/accrue/accrue/transforms/accrue/program"
+	"github.com/accrue/accrue/transforms/currency"
+	"github.com/accrue/accrue/transforms/link"
+	"github.com/accrue/accrue/transforms/reference"
+	"github.com/shopspring/decimal"
+)
+
+// Input is one record of the accrual stage: a recipient's credit from
+// sales.credited, or an override record from TopicOverrides. Exactly one is
+// set.
+type Input struct {
+	Credit   *link.Credit
+	Override *OverrideCredit
+}
+
+// Apply applies one input to s and returns what it produced. A
+// *pipeline.Reject error (reason codes above) means the input changed
+// nothing: s is untouched and nothing is to be emitted.
+func (e *Engine) Apply(s Store, in Input) (Output, error) {
+	switch {
+	case in.Credit != nil && in.Override == nil:
+		return e.ApplyCredit(s, in.Credit)
+	case in.Override != nil && in.Credit == nil:
+		return e.ApplyOverride(s, in.Override)
+	}
+	return Output{}, pipeline.Rejectf(ReasonInvalidInput, "", "an input is a credit or an override record")
+}
+
+// ApplyCredit applies one recipient's credit of a sale, return, cancel or
+// adjustment (§4.1–§4.10) to that recipient's state in s. Reversals land in
+// the original's period; overrides for the recipient's managers come back
+// in Output.Overrides, to be applied with ApplyOverride.
+//
+// Whether a credit is rejected depends only on its event and on what the
+// recipient's state holds of the original, never on who the recipient is,
+// so that every recipient of one event is rejected alike.
+func (e *Engine) ApplyCredit(s Store, c *link.Credit) (Output, error) {
+	var out Output
+	if c == nil || c.Event == nil {
+		return out, pipeline.Rejectf(ReasonInvalidInput, "", "the credit carries no event")
+	}
+	if !c.Share.IsPositive() || c.RepID == "" {
+		return out, pipeline.Rejectf(ReasonInvalidInput, "share", "the credit names no rep or a share %s that is not positive", c.Share)
+	}
+	tx := e.begin(s, c.ID(), link.EventID(c.Event))
+	var err error
+	switch c.Event.Type {
+	case canonical.Sale, canonical.Adjustment:
+		err = e.credit(tx, c, &out)
+	case canonical.Return, canonical.Cancel:
+		err = e.reverse(tx, c, &out)
+	default:
+		err = pipeline.Rejectf(ReasonInvalidInput, "type", "%q is not an event type", c.Event.Type)
+	}
+	if err != nil {
+		return Output{}, err
+	}
+	e.commit(tx, &out)
+	return out, nil
+}
+
+// ApplyOverride applies an override record to its manager's state in s.
+func (e *Engine) ApplyOverride(s Store, o *OverrideCredit) (Output, error) {
+	var out Output
+	f := e.byID[o.ProgramID]
+	if f == nil {
+		return out, pipeline.Rejectf(ReasonUnknownProgram, "program_id", "program %q is not loaded", o.ProgramID)
+	}
+	if _, _, err := periodBounds(f.period, o.Period); err != nil {
+		return out, &pipeline.Reject{Reason: ReasonInvalidInput, Field: "period", Err: err}
+	}
+	tx := e.begin(s, o.ID, o.EventID)
+	t := tx.period(f, o.Period, o.ManagerID)
+	t.cur.Override = t.cur.Override.Add(o.Amount)
+	t.parts = append(t.parts, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID,
+		Rate: decimal.NewNullDecimal(o.Rate), Amount: o.Amount})
+	e.commit(tx, &out)
+	return out, nil
+}
+
+// tx is the working set of one input: copies of the state it changes, put
+// back only when every check has passed.
+type tx struct {
+	s       Store
+	inputID string
+	eventID string
+	touched []*touched
+	sale    *SaleState
+	saleKey string
+}
+
+// touched is one (program, period, rep) an input changed.
+type touched struct {
+	key string
+	f   *family
+	old decimal.Decimal // measure before the input
+	cur *PeriodState
+	// parts are the spiff and override changes, for the trace; commission
+	// parts are derived from the measure's change.
+	parts []Part
+}
+
+func (e *Engine) begin(s Store, inputID, eventID string) *tx {
+	return &tx{s: s, inputID: inputID, eventID: eventID}
+}
+
+// period is the working copy of a rep's figures in a program's period.
+func (t *tx) period(f *family, label, repID string) *touched {
+	key := PeriodKey(f.id, label, repID)
+	for _, w := range t.touched {
+		if w.key == key {
+			return w
+		}
+	}
+	w := &touched{key: key, f: f}
+	if st, ok := t.s.Get(key); ok && st.Period != nil {
+		w.cur = st.Period.clone()
+	} else {
+		w.cur = &PeriodState{ProgramID: f.id, Period: label, RepID: repID,
+			Measure: decimal.Zero, Count: decimal.Zero, Override: decimal.Zero, Earned: decimal.Zero}
+	}
+	w.old = w.cur.Measure
+	t.touched = append(t.touched, w)
+	return w
+}
+
+// candidate is a program version that admits an event, with what it needs.
+type candidate struct {
+	f       *family
+	v       *program.Program
+	local   reference.Date
+	rate    decimal.Decimal // amount currency → program currency
+	mrate   decimal.Decimal // margin currency → program currency
+	matched []int           // spiffs whose when matches
+}
+
+// credit applies a sale or an adjustment.
+func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
+	ev := c.Event
+	day := reference.DateOf(ev.EventTime)
+	rep, ok := e.tables.Rep(c.RepID, day)
+	if !ok {
+		return pipeline.Rejectf(ReasonUnknownRep, "rep_id", "rep %q is not known on %s", c.RepID, day)
+	}
+	// Checks first: the programs that admit the event and the rates they
+	// need. None of this depends on the recipient.
+	var env *program.Env
+	plans := make([]candidate, 0, len(e.families))
+	for _, f := range e.families {
+		local := localDate(ev.EventTime, f.loc)
+		v := f.inForce(local)
+		if v == nil {
+			continue
+		}
+		if f.exprs && env == nil {
+			env = e.env(c, day)
+		}
+		ok, err := v.Credit.Filter.Match(env)
+		if err != nil {
+			return pipeline.Rejectf(ReasonExpressionFailed, "", "program %s v%d: credit.filter: %v", v.ID, v.Version, err)
+		}
+		if !ok {
+			continue
+		}
+		p := candidate{f: f, v: v, local: local}
+		needAmount := v.Credit.Measure == program.Amount
+		if ev.Type == canonical.Sale {
+			for i := range v.Spiffs {
+				sp := &v.Spiffs[i]
+				ok, err := sp.When.Match(env)
+				if err != nil {
+					return pipeline.Rejectf(ReasonExpressionFailed, "", "program %s v%d: spiff %s: %v", v.ID, v.Version, sp.ID, err)
+				}
+				if ok {
+					p.matched = append(p.matched, i)
+					needAmount = needAmount || sp.Rate.Valid
+				}
+			}
+		}
+		if needAmount {
+			if p.rate, ok = e.tables.Rate(ev.Amount.Currency, f.currency, day); !ok {
+				return pipeline.Rejectf(ReasonFXRateMissing, "amount.currency", "no %s→%s rate on %s (program %s)", ev.Amount.Currency, f.currency, day, f.id)
+			}
+		}
+		if v.Credit.Measure == program.Margin && ev.Margin != nil {
+			if p.mrate, ok = e.tables.Rate(ev.Margin.Currency, f.currency, day); !ok {
+				return pipeline.Rejectf(ReasonFXRateMissing, "margin.currency", "no %s→%s rate on %s (program %s)", ev.Margin.Currency, f.currency, day, f.id)
+			}
+		}
+		plans = append(plans, p)
+	}
+
+	// Writes.
+	var sale *SaleState
+	if ev.Type == canonical.Sale {
+		sale = &SaleState{RepID: c.RepID, Source: ev.Source, TxnID: ev.TxnID, EventID: t.eventID,
+			EventTime: ev.EventTime, Share: c.Share, Amount: ev.Amount.Value, Currency: ev.Amount.Currency,
+			Returned: decimal.Zero}
+		t.sale, t.saleKey = sale, SaleKey(c.RepID, ev.Source, ev.TxnID)
+	}
+	for i := range plans {
+		p := &plans[i]
+		if !participant(&p.v.Participants, &rep) {
+			continue
+		}
+		label := periodLabel(p.f.period, p.local)
+		w := t.period(p.f, label, c.RepID)
+		contrib, rate := e.contribution(p, c)
+		w.cur.Measure = w.cur.Measure.Add(contrib)
+		if ev.Type == canonical.Sale {
+			w.cur.Count = w.cur.Count.Add(c.Share)
+		}
+		var spiffs []Amount
+		for _, si := range p.matched {
+			sp := &p.v.Spiffs[si]
+			var amt decimal.Decimal
+			if sp.Fixed.Valid {
+				amt = sp.Fixed.Decimal.Mul(c.Share)
+			} else {
+				amt = sp.Rate.Decimal.Mul(ev.Amount.Value.Mul(c.Share).Mul(p.rate))
+			}
+			spiffs = addAmount(spiffs, sp.ID, amt)
+			w.cur.Spiffs = addAmount(w.cur.Spiffs, sp.ID, amt)
+			w.parts = append(w.parts, Part{Kind: "spiff", SpiffID: sp.ID, Amount: amt})
+		}
+		var chain []Manager
+		if pays(p.v) && !contrib.IsZero() {
+			chain = e.chain(c.RepID, day, p.v.Overrides)
+			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, p.v, label, c.RepID, chain, contrib)
+		}
+		if sale != nil {
+			window := -1
+			if p.v.Clawback != nil {
+				window = p.v.Clawback.WindowDays
+			}
+			sale.Programs = append(sale.Programs, SaleProgram{ProgramID: p.f.id, Version: p.v.Version,
+				Period: label, WindowDays: window, Rate: rate, Contribution: contrib,
+				Reversed: decimal.Zero, Returned: decimal.Zero, Spiffs: spiffs, Overrides: chain})
+		}
+	}
+	return nil
+}
+
+// contribution is the recipient's measure contribution of a sale or an
+// adjustment (§4.2), in the program's currency, and the rate it used.
+func (e *Engine) contribution(p *candidate, c *link.Credit) (decimal.Decimal, decimal.Decimal) {
+	ev := c.Event
+	switch p.v.Credit.Measure {
+	case program.Amount:
+		return ev.Amount.Value.Mul(c.Share).Mul(p.rate), p.rate
+	case program.Margin:
+		if ev.Margin == nil {
+			return decimal.Zero, one
+		}
+		return ev.Margin.Value.Mul(c.Share).Mul(p.mrate), p.mrate
+	case program.Quantity:
+		if !ev.Quantity.Valid {
+			return decimal.Zero, one
+		}
+		return ev.Quantity.Decimal.Mul(c.Share), one
+	case program.Count:
+		if ev.Type == canonical.Sale {
+			return c.Share, one
+		}
+	}
+	return decimal.Zero, one
+}
+
+var one = decimal.NewFromInt(1)
+
+// pays reports whether v pays overrides: only on amount and margin (§4.6).
+func pays(v *program.Program) bool {
+	return len(v.Overrides) > 0 && (v.Credit.Measure == program.Amount || v.Credit.Measure == program.Margin)
+}
+
+// participant reports whether rep (the row in force for the event) is a
+// participant: both lists are filters, AND-ed; an empty list admits all.
+func participant(p *program.Participants, rep *reference.Rep) bool {
+	if len(p.Roles) > 0 && !contains(p.Roles, rep.Role) {
+		return false
+	}
+	if len(p.Reps) > 0 && !contains(p.Reps, rep.RepID) {
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// chain is the managers of repID as of day who earn overrides: level 1 the
+// rep's manager, level 2 theirs, and so on up to the highest level the
+// program pays. It stops at a missing manager (none named, or not in the
+// reference data on day) and where the chain would come back to someone
+// already in it.
+func (e *Engine) chain(repID string, day reference.Date, ovs []program.Override) []Manager {
+	top := 0
+	for _, o := range ovs {
+		top = max(top, o.Level)
+	}
+	var out []Manager
+	cur := repID
+	seen := []string{repID}
+	for level := 1; level <= top; level++ {
+		r, ok := e.tables.Rep(cur, day)
+		if !ok || r.ManagerID == "" || contains(seen, r.ManagerID) {
+			break
+		}
+		if _, ok := e.tables.Rep(r.ManagerID, day); !ok {
+			break
+		}
+		cur = r.ManagerID
+		seen = append(seen, cur)
+		for _, o := range ovs {
+			if o.Level == level {
+				out = append(out, Manager{RepID: cur, Level: level, Rate: o.Rate})
+			}
+		}
+	}
+	return out
+}
+
+// appendOverrides appends an override record for each manager of chain on
+// the measure change d of repID.
+func appendOverrides(dst []OverrideCredit, inputID, eventID string, v *program.Program, period, repID string, chain []Manager, d decimal.Decimal) []OverrideCredit {
+	for _, m := range chain {
+		dst = append(dst, OverrideCredit{ID: overrideID(inputID, v.ID, m.Level), ProgramID: v.ID,
+			ProgramVersion: v.Version, Period: period, ManagerID: m.RepID, Level: m.Level,
+			FromRepID: repID, Rate: m.Rate, Amount: m.Rate.Mul(d), EventID: eventID})
+	}
+	return dst
+}
+
+// reverse applies a return or a cancel: it takes back from each program the
+// sale counted in what the contract says (§4.2), in the sale's period and at
+// its rate, unless the clawback window has passed.
+func (e *Engine) reverse(t *tx, c *link.Credit, out *Output) error {
+	ev := c.Event
+	key := SaleKey(c.RepID, ev.Source, ev.RefTxnID)
+	st, ok := t.s.Get(key)
+	if !ok || st.Sale == nil {
+		return pipeline.Rejectf(ReasonUnknownOriginal, "ref_txn_id", "rep %s was never credited with sale %q of source %q", c.RepID, ev.RefTxnID, ev.Source)
+	}
+	orig := st.Sale
+	if orig.Cancelled {
+		return pipeline.Rejectf(ReasonAlreadyCancelled, "ref_txn_id", "sale %q of source %q was cancelled before", ev.RefTxnID, ev.Source)
+	}
+	isReturn := ev.Type == canonical.Return
+	var returned, qty decimal.Decimal
+	if isReturn {
+		if ev.Amount.Currency != orig.Currency {
+			return pipeline.Rejectf(ReasonReturnCurrency, "amount.currency", "the return is in %s, its sale in %s", ev.Amount.Currency, orig.Currency)
+		}
+		returned = orig.Returned.Add(ev.Amount.Value)
+		if returned.Cmp(orig.Amount) > 0 {
+			return pipeline.Rejectf(ReasonReturnExceedsOriginal, "amount.value", "returns would total %s of a sale of %s %s", returned, orig.Amount, orig.Currency)
+		}
+		qty = decimal.Zero
+		if ev.Quantity.Valid {
+			qty = ev.Quantity.Decimal
+		}
+	}
+
+	sale := orig.clone()
+	t.sale, t.saleKey = sale, key
+	if isReturn {
+		sale.Returned = returned
+	} else {
+		sale.Cancelled = true
+	}
+	late := ev.EventTime.Sub(sale.EventTime)
+	for i := range sale.Programs {
+		sp := &sale.Programs[i]
+		f := e.byID[sp.ProgramID]
+		if f == nil {
+			continue
+		}
+		if sp.WindowDays >= 0 && late > time.Duration(sp.WindowDays)*24*time.Hour {
+			out.Expired = append(out.Expired, sp.ProgramID)
+			continue
+		}
+		measure := f.measure()
+		var d decimal.Decimal // the contribution taken back
+		if isReturn {
+			r := ev.Amount.Value
+			sp.Returned = sp.Returned.Add(r)
+			switch measure {
+			case program.Amount:
+				d = r.Mul(sale.Share).Mul(sp.Rate)
+			case program.Margin:
+				d = proportion(sp.Contribution, sp.Returned, sale.Amount).Sub(sp.Reversed)
+			case program.Quantity:
+				d = qty.Mul(sale.Share)
+			default:
+				d = decimal.Zero
+			}
+		} else {
+			d = sp.Contribution.Sub(sp.Reversed)
+		}
+		sp.Reversed = sp.Reversed.Add(d)
+		w := t.period(f, sp.Period, c.RepID)
+		w.cur.Measure = w.cur.Measure.Sub(d)
+		if !isReturn {
+			w.cur.Count = w.cur.Count.Sub(sale.Share)
+			for _, a := range sp.Spiffs {
+				w.cur.Spiffs = addAmount(w.cur.Spiffs, a.ID, a.Amount.Neg())
+				w.parts = append(w.parts, Part{Kind: "spiff", SpiffID: a.ID, Amount: a.Amount.Neg()})
+			}
+		}
+		if !d.IsZero() && len(sp.Overrides) > 0 {
+			v := f.version(sp.Version)
+			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, v, sp.Period, c.RepID, sp.Overrides, d.Neg())
+		}
+	}
+	if sale.Cancelled {
+		// Nothing can reverse it again: keep only what the checks read.
+		sale.Programs = nil
+	}
+	return nil
+}
+
+// proportionPlaces is the scale of a proportional reversal that does not
+// come out exact (margin × returned / amount).
+const proportionPlaces = 24
+
+// proportion is x × num / den, exact when num is den (all of it), else to
+// proportionPlaces places, half-even.
+func proportion(x, num, den decimal.Decimal) decimal.Decimal {
+	switch {
+	case num.Equal(den):
+		return x
+	case den.IsZero() || num.IsZero():
+		return decimal.Zero
+	}
+	return currency.DivHalfEven(x.Mul(num), den, proportionPlaces)
+}
+
+// measure is what the family measures (every version alike).
+func (f *family) measure() program.Measure { return f.versions[0].Credit.Measure }
+
+// version is version n of the family, or the latest when n is gone.
+func (f *family) version(n int) *program.Program {
+	for _, v := range f.versions {
+		if v.Version == n {
+			return v
+		}
+	}
+	return f.versions[len(f.versions)-1]
+}
+
+// env is what the programs' expressions see of a credit's event: the rep
+// row in force for the event's rep_id (through the source's identities),
+// else for the first split rep, else for the recipient.
+func (e *Engine) env(c *link.Credit, day reference.Date) *program.Env {
+	ev := c.Event
+	key := ev.RepID
+	if key == "" && len(ev.Splits) > 0 {
+		key = ev.Splits[0].RepID
+	}
+	var rep *reference.Rep
+	if key != "" {
+		id := key
+		if ident, ok := e.tables.Identity(ev.Source, key, day); ok {
+			id = ident.RepID
+		}
+		if r, ok := e.tables.Rep(id, day); ok {
+			rep = &r
+		}
+	} else if r, ok := e.tables.Rep(c.RepID, day); ok {
+		rep = &r
+	}
+	var prod *reference.Product
+	if ev.ProductID != "" {
+		if p, ok := e.tables.Product(ev.ProductID, day); ok {
+			prod = &p
+		}
+	}
+	return program.NewEnv(ev, rep, prod)
+}

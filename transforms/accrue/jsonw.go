@@ -1,0 +1,100 @@
+package accrue
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/accrue/accrue/connectors/canonical"
+	"github.com/shopspring/decimal"
+)
+
+// The records the engine emits are written by hand, field by field, so
+// that their field order is the documented one and decimals keep the scale
+// the contract asks for (money to the currency's minor unit).
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// field appends `,"name":` (no comma for the first field of an object,
+// whose '{' is the last byte).
+func field(b []byte, name string) []byte {
+	if len(b) > 0 && b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"', ':')
+}
+
+func strField(b []byte, name, v string) []byte { return appendString(field(b, name), v) }
+
+func intField(b []byte, name string, v int64) []byte {
+	return strconv.AppendInt(field(b, name), v, 10)
+}
+
+func boolField(b []byte, name string, v bool) []byte {
+	return strconv.AppendBool(field(b, name), v)
+}
+
+// decField appends d as a string with places decimal places, or exact
+// (trailing zeros dropped) when places is negative.
+func decField(b []byte, name string, d decimal.Decimal, places int32) []byte {
+	b = append(field(b, name), '"')
+	if places >= 0 {
+		b = append(b, d.StringFixed(places)...)
+	} else {
+		b = append(b, d.String()...)
+	}
+	return append(b, '"')
+}
+
+// writtenField appends d with the scale it was written with ("1.0" stays
+// "1.0"): thresholds, band bounds and quotas as in the program document.
+func writtenField(b []byte, name string, d decimal.Decimal) []byte {
+	b = append(field(b, name), '"')
+	b = append(b, canonical.DecimalString(d)...)
+	return append(b, '"')
+}
+
+func nullField(b []byte, name string) []byte { return append(field(b, name), "null"...) }
