@@ -32,6 +32,7 @@ var Topics = []Topic{
 	{Name: "sales.clean", Doc: "canonical sale events after deduplication, keyed by source:txn_id"},
 	{Name: "sales.credited", Doc: "canonical, linked sale events, keyed by recipient rep"},
 	{Name: "sales.rejected", Doc: "dead letters of ingest: original bytes plus reason, field, message, source position"},
+	{Name: "link.changelog", Compacted: true, Doc: "state changelog of the linking stage: dedupe entries, sales' recipients, parked events"},
 	{Name: "ref.reps", Compacted: true, Doc: "reps and their history (role, team, manager), keyed by rep_id"},
 	{Name: "ref.products", Compacted: true, Doc: "products, keyed by product_id"},
 	{Name: "ref.accounts", Compacted: true, Doc: "accounts, keyed by account_id"},

@@ -119,6 +119,7 @@ it prints its owned state as one JSON line: {"state_keys":…,"state_total":…}
 	count.Flags().StringVar(&name, "name", "count", "stage name (group accrue-<name>, topics <name>.changelog and <name>.rejected)")
 	cmd.AddCommand(count)
 	cmd.AddCommand(newIngestStageCmds(g)...)
+	cmd.AddCommand(newLinkStageCmd(g))
 	return cmd
 }
 
