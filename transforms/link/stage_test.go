@@ -175,7 +175,8 @@ func ev(source, txn string, typ canonical.Type, when string, mod func(*canonical
 }
 
 // outcome is what became of the events: credits by credit id, and
-// rejections by event id with their reason.
+// rejections by event id with their reasons ("duplicate+unknown_rep" for an
+// event whose copy was rejected too), in sorted order.
 type outcome struct {
 	credits  map[string]*link.Credit
 	raw      map[string]string
@@ -206,10 +207,10 @@ func read(t *testing.T, tp *topology) outcome {
 			t.Fatalf("rejected record %s: %v", r.Value, err)
 		}
 		reason, _ := pipeline.Header(r, pipeline.HeaderReason)
-		if prev, dup := o.rejected[e.EventID]; dup {
-			o.problems = append(o.problems, fmt.Sprintf("rejected twice: %s (%s, %s)", e.EventID, prev, reason))
-			o.rejected[e.EventID] = prev + "+" + reason
-			continue
+		if prev, ok := o.rejected[e.EventID]; ok {
+			rs := append(strings.Split(prev, "+"), reason)
+			sort.Strings(rs)
+			reason = strings.Join(rs, "+")
 		}
 		o.rejected[e.EventID] = reason
 	}
