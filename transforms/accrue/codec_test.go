@@ -1,0 +1,96 @@
+package accrue
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestOverrideJSON(t *testing.T) {
+	o := OverrideCredit{ID: "erp:S1:sale/R-1/override/ae/1", ProgramID: "ae", ProgramVersion: 3, Period: "2026-11",
+		ManagerID: "M-1", Level: 1, FromRepID: "R-1", Rate: d("0.010"), Amount: d("-12.345678901234567890"), EventID: "erp:S1:sale"}
+	b := o.AppendJSON(nil)
+	want := `{"override_id":"erp:S1:sale/R-1/override/ae/1","program_id":"ae","program_version":3,"period":"2026-11",` +
+		`"manager_id":"M-1","level":1,"from_rep_id":"R-1","rate":"0.010","amount":"-12.345678901234567890","event_id":"erp:S1:sale"}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	back, err := DecodeOverride(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(back.AppendJSON(nil)) != want {
+		t.Fatalf("round trip: %s", back.AppendJSON(nil))
+	}
+	for _, bad := range []string{
+		`{`, `{"program_id":"ae","manager_id":"M","period":"2026-11","rate":"1","amount":"1"}`,
+		`{"override_id":"x","manager_id":"M","period":"2026-11","rate":"1","amount":"1"}`,
+		`{"override_id":"x","program_id":"ae","period":"2026-11","rate":"1","amount":"1"}`,
+		`{"override_id":"x","program_id":"ae","manager_id":"M","rate":"1","amount":"1"}`,
+		`{"override_id":"x","program_id":"ae","manager_id":"M","period":"2026-11","rate":"1e3","amount":"1"}`,
+		`{"override_id":"x","program_id":"ae","manager_id":"M","period":"2026-11","rate":"1","amount":1}`,
+	} {
+		if _, err := DecodeOverride([]byte(bad)); err == nil {
+			t.Errorf("DecodeOverride(%s) accepted", bad)
+		}
+	}
+}
+
+func FuzzDecodeOverride(f *testing.F) {
+	f.Add([]byte(`{"override_id":"a","program_id":"ae","program_version":1,"period":"2026-11","manager_id":"M-1","level":1,"from_rep_id":"R-1","rate":"0.01","amount":"10","event_id":"e"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := DecodeOverride(b)
+		if err != nil {
+			return
+		}
+		again, err := DecodeOverride(o.AppendJSON(nil))
+		if err != nil {
+			t.Fatalf("re-reading %s: %v", o.AppendJSON(nil), err)
+		}
+		if string(again.AppendJSON(nil)) != string(o.AppendJSON(nil)) {
+			t.Fatalf("not stable: %s vs %s", again.AppendJSON(nil), o.AppendJSON(nil))
+		}
+	})
+}
+
+func TestCodec(t *testing.T) {
+	sale := &SaleState{RepID: "R-1", Source: "erp", TxnID: "S1", EventID: "erp:S1:sale",
+		EventTime: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC), Share: d("0.6"), Amount: d("1250.00"),
+		Currency: "EUR", Returned: d("0"), Programs: []SaleProgram{{ProgramID: "ae", Version: 3, Period: "2026-11",
+			WindowDays: -1, Rate: d("0.0066666666666667"), Contribution: d("5.000000000000025"), Reversed: d("0"),
+			Returned: d("0"), Spiffs: []Amount{{ID: "launch", Amount: d("60")}},
+			Overrides: []Manager{{RepID: "M-1", Level: 1, Rate: d("0.01")}}}}}
+	per := &PeriodState{ProgramID: "ae", Period: "2026-11", RepID: "R-1", Measure: d("5.000000000000025"),
+		Count: d("0.6"), Override: d("0"), Earned: d("0.10"), Version: 4, Crossed: []string{"0.5"}, Badges: []string{"first"}}
+	for _, v := range []State{{Sale: sale}, {Period: per}} {
+		b := Codec{}.Encode([]byte("x"), v)
+		if b[0] != 'x' {
+			t.Fatal("Encode does not append")
+		}
+		back, err := Codec{}.Decode(b[1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(Codec{}.Encode(nil, back)) != string(b[1:]) {
+			t.Errorf("round trip:\n%s\n%s", Codec{}.Encode(nil, back), b[1:])
+		}
+	}
+	for _, bad := range []string{`{}`, `{"period":{},"sale":{}}`, `[`} {
+		if _, err := (Codec{}).Decode([]byte(bad)); err == nil {
+			t.Errorf("Decode(%s) accepted", bad)
+		}
+	}
+}
+
+func TestJSONStrings(t *testing.T) {
+	a := Award{Badge: "q\"uo\\ta\n\x01é", ProgramID: "ae", Period: "2026-11", RepID: "R-1", EventID: "e\xff"}
+	got := string(a.AppendJSON(nil))
+	want := `{"badge":"q\"uo\\ta\n\u0001é","program_id":"ae","period":"2026-11","rep_id":"R-1","event_id":"e\ufffd"}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if !strings.HasPrefix(got, `{"badge"`) {
+		t.Error(got)
+	}
+}
