@@ -453,8 +453,8 @@ func (d *decoder) tiers(r reader, n node, at pos, t *Tiers) {
 			b.From, fromOK = r.decimal(fv, path+".from")
 			switch {
 			case !fromOK:
-			case i == 0 && !b.From.IsZero():
-				d.errf(fv.pos, path+".from", "the first band starts at 0, not %s", b.From)
+			case i == 0 && (!b.From.IsZero() || strings.HasPrefix(fv.text, "-")):
+				d.errf(fv.pos, path+".from", "the first band starts at 0, not %s", clip(fv.text))
 			case i > 0 && prevOK && b.From.LessThanOrEqual(prev):
 				d.errf(fv.pos, path+".from", "bands rise strictly: %s does not rise above the previous band's %s", b.From, prev)
 			}
@@ -779,8 +779,8 @@ func (r reader) positive(n node, path string) (decimal.Decimal, bool) {
 
 func (r reader) nonNegative(n node, path string) (decimal.Decimal, bool) {
 	x, ok := r.decimal(n, path)
-	if ok && x.Sign() < 0 {
-		r.d.errf(n.pos, path, "a rate cannot be negative, got %s", x)
+	if ok && (x.Sign() < 0 || strings.HasPrefix(n.text, "-")) {
+		r.d.errf(n.pos, path, "a rate cannot be negative, got %s", clip(n.text))
 		return x, false
 	}
 	return x, ok

@@ -253,6 +253,7 @@ func TestParseProblems(t *testing.T) {
 		{"too big", "id: x\n" + strings.Repeat("# padding\n", MaxDocumentLen/10+1), "m.yaml:1:1: the document is 1048586 bytes, more than the 1048576 a program may have"},
 		{"Local zone", strings.Replace(minimal, "period:", "timezone: Local\nperiod:", 1), `m.yaml:4:11: timezone: "Local" is not an IANA time zone (such as UTC or Europe/Paris)`},
 		{"no minor unit", strings.Replace(minimal, "USD", "XDR", 1), "m.yaml:3:11: currency: XDR (SDR (Special Drawing Right)) has no minor unit to round pay to"},
+		{"negative zero", strings.Replace(minimal, "rate: 0.01", `rate: "-0"`, 1), "m.yaml:11:23: tiers.bands[0].rate: a rate cannot be negative, got -0"},
 		{"withdrawn currency", strings.Replace(minimal, "USD", "DEM", 1), `m.yaml:3:11: currency: "DEM" is not an active ISO 4217 currency code`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
