@@ -28,7 +28,7 @@ func (m *Mapper) mapDebezium(payload []byte, visit func(Outcome)) {
 		visit(Outcome{Line: 1, Skip: SkipCDCTombstone, Raw: payload})
 		return
 	}
-	eachObject(payload, func(o Outcome, obj jsonObject, err error) {
+	eachObject(payload, nil, func(o Outcome, obj jsonObject, err error) {
 		switch {
 		case bytes.Equal(o.Raw, []byte("null")):
 			o.Skip = SkipCDCTombstone

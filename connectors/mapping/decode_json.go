@@ -117,7 +117,20 @@ func arrayRecords(payload []byte, start int, each func(off int, raw []byte)) {
 }
 
 func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
-	eachObject(payload, func(o Outcome, obj jsonObject, err error) {
+	var fast func(o Outcome) bool
+	if m.trie != nil {
+		sc := m.trie.pool.Get().(*jsonScan)
+		defer m.trie.put(sc)
+		fast = func(o Outcome) bool {
+			if !sc.scan(o.Raw) {
+				return false
+			}
+			m.mapRecord(sc, &o)
+			visit(o)
+			return true
+		}
+	}
+	eachObject(payload, fast, func(o Outcome, obj jsonObject, err error) {
 		if err != nil {
 			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, err)}
 		} else {
@@ -131,20 +144,33 @@ func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
 // pooled fastjson parser; fn sees the record's outcome (place and bytes
 // filled in) and either its object or why it is not one. The common case,
 // one object per payload (a Kafka record, a webhook), is parsed once rather
-// than validated first and framed.
-func eachObject(payload []byte, fn func(o Outcome, obj jsonObject, err error)) {
+// than validated first and framed. fast, when not nil, is offered each
+// record first; where it returns true it has handled the record.
+func eachObject(payload []byte, fast func(o Outcome) bool, fn func(o Outcome, obj jsonObject, err error)) {
 	ln := newLines(payload)
-	p := parsers.Get()
-	defer parsers.Put(p)
 	if start := skipSpace(payload, 0); start < len(payload) && payload[start] == '{' {
 		raw := trimRightSpace(payload[start:])
-		if obj, err := parseObject(p, raw); err == nil {
-			fn(Outcome{Line: ln.at(start), Offset: int64(start), Raw: raw}, obj, nil)
+		o := Outcome{Line: ln.at(start), Offset: int64(start), Raw: raw}
+		if fast != nil && fast(o) {
 			return
 		}
-	}
-	jsonRecords(payload, func(off int, raw []byte) {
+		p := parsers.Get()
 		obj, err := parseObject(p, raw)
-		fn(Outcome{Line: ln.at(off), Offset: int64(off), Raw: raw}, obj, err)
+		if err == nil {
+			fn(o, obj, nil)
+			parsers.Put(p)
+			return
+		}
+		parsers.Put(p)
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	jsonRecords(payload, func(off int, raw []byte) {
+		o := Outcome{Line: ln.at(off), Offset: int64(off), Raw: raw}
+		if fast != nil && fast(o) {
+			return
+		}
+		obj, err := parseObject(p, raw)
+		fn(o, obj, err)
 	})
 }

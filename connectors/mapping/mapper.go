@@ -110,6 +110,8 @@ type Mapper struct {
 	typeRef ref
 	splits  *splitSpec
 	selfRef bool // ref_txn_id is not mapped: returns and cancels refer to their own txn_id
+	// trie, when not nil, reads JSON records in one pass (scan_json.go).
+	trie *pathTrie
 }
 
 type splitSpec struct{ path, rep, share ref }
@@ -194,6 +196,23 @@ func compile(c *Config) (*Mapper, error) {
 	}
 	_, refMapped := c.Fields["ref_txn_id"]
 	m.selfRef = !refMapped
+	if m.format == JSON && m.splits == nil {
+		var refs []*ref
+		for i := range m.fields {
+			if m.fields[i].mapped {
+				refs = append(refs, &m.fields[i].src)
+			}
+		}
+		for i := range m.attrs {
+			if m.attrs[i].mapped {
+				refs = append(refs, &m.attrs[i].src)
+			}
+		}
+		if c.Type.Field != "" {
+			refs = append(refs, &m.typeRef)
+		}
+		m.trie = newPathTrie(refs)
+	}
 	return m, nil
 }
 

@@ -12,6 +12,9 @@ import (
 type ref struct {
 	raw  string
 	segs []seg
+	// slot is where the one-pass JSON reader notes the value (see
+	// scan_json.go).
+	slot int
 }
 
 // seg is one step: a key, or an array index when key is empty.
