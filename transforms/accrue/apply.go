@@ -154,7 +154,7 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 	var env *program.Env
 	plans := make([]candidate, 0, len(e.families))
 	for _, f := range e.families {
-		local := localDate(ev.EventTime, f.loc)
+		local := program.LocalDate(ev.EventTime, f.loc)
 		v := f.inForce(local)
 		if v == nil {
 			continue

@@ -177,11 +177,11 @@ func (e *Engine) Programs() []string {
 }
 
 // inForce is the version in force on the local date day: the highest
-// version whose effective dates hold it, or nil.
+// version whose effective dates hold it (as program.Catalog decides), or
+// nil.
 func (f *family) inForce(day reference.Date) *program.Program {
 	for i := len(f.versions) - 1; i >= 0; i-- {
-		v := f.versions[i]
-		if v.EffectiveFrom <= day && (!v.HasEnd || day <= v.EffectiveTo) {
+		if v := f.versions[i]; v.InEffect(day) {
 			return v
 		}
 	}

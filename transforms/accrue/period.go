@@ -9,13 +9,6 @@ import (
 	"github.com/accrue/accrue/transforms/reference"
 )
 
-// localDate is the calendar date of t in loc, counted like reference.Date
-// (days since 1970-01-01 of that calendar).
-func localDate(t time.Time, loc *time.Location) reference.Date {
-	y, m, d := t.In(loc).Date()
-	return civil(y, m, d)
-}
-
 func civil(y int, m time.Month, d int) reference.Date {
 	return reference.DateOf(time.Date(y, m, d, 0, 0, 0, 0, time.UTC))
 }
