@@ -158,6 +158,18 @@ type FXRate struct {
 	To        string          `json:"to"`
 	Rate      decimal.Decimal `json:"rate"`
 	ValidFrom Date            `json:"valid_from,omitzero"`
+
+	// inverse is 1/Rate to InversePlaces, computed once when the row
+	// enters a History (Tables.Rate would otherwise divide per lookup).
+	inverse decimal.Decimal
+}
+
+// Inverse is 1/Rate, to InversePlaces decimal places, half-even.
+func (f FXRate) Inverse() decimal.Decimal {
+	if !f.inverse.IsZero() {
+		return f.inverse
+	}
+	return currency.DivHalfEven(decimal.NewFromInt(1), f.Rate, InversePlaces)
 }
 
 func (f FXRate) validate() error {

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/accrue/accrue/transforms/currency"
 	"github.com/shopspring/decimal"
 )
 
@@ -20,6 +19,9 @@ type History[T Row] struct {
 
 // Put adds row, replacing the version with the same ID and ValidFrom.
 func (h *History[T]) Put(row T) {
+	if fx, ok := any(&row).(*FXRate); ok && fx.inverse.IsZero() && fx.Rate.IsPositive() {
+		fx.inverse = fx.Inverse()
+	}
 	id, since := row.ID(), row.Since()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -66,13 +68,20 @@ func (h *History[T]) AsOf(id string, day Date) (T, bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	vs := h.rows[id]
-	for i := len(vs) - 1; i >= 0; i-- {
-		if vs[i].Since() <= day {
-			return vs[i], true
+	// The first version after day, then the one before it.
+	i := len(vs)
+	if i > 8 {
+		i = sort.Search(len(vs), func(i int) bool { return vs[i].Since() > day })
+	} else {
+		for i > 0 && vs[i-1].Since() > day {
+			i--
 		}
 	}
-	var zero T
-	return zero, false
+	if i == 0 {
+		var zero T
+		return zero, false
+	}
+	return vs[i-1], true
 }
 
 // Known reports whether id has any version, in force or still to come.
@@ -223,7 +232,7 @@ func (t *Tables) Rate(from, to string, day Date) (decimal.Decimal, bool) {
 		return r.Rate, true
 	}
 	if r, ok := t.FX.AsOf(to+"/"+from, day); ok {
-		return currency.DivHalfEven(decimal.NewFromInt(1), r.Rate, InversePlaces), true
+		return r.Inverse(), true
 	}
 	return decimal.Decimal{}, false
 }
