@@ -690,6 +690,29 @@ var goldenCases = []goldenCase{
 			"gm 1 2026-11 R-1 USD 350.00 10000 0.0350 7.00 0.00 0.00 7.00 false",
 		},
 	},
+	{
+		name: "expression-failed", clause: "§3 credit.filter and spiffs[].when: an expression that fails on an event rejects it",
+		programs: []*program.Program{plan(func(p *program.Program) {
+			p.Credit.Filter = mustExpr(`product.price > 100`)
+		})},
+		products: `{"product_id":"P-1","category":"software","price":150}
+{"product_id":"P-2","category":"software"}`,
+		events: []string{
+			sale("S1", "2026-11-03", "R-1", "1000 USD", product("P-1")),
+			sale("S2", "2026-11-03", "R-1", "1000 USD", product("P-2")), // no price: nil > 100 fails
+		},
+		// S1: 150 > 100, counts: 1000×0.02 = 20.
+		want:    []string{"ae 1 2026-11 R-1 USD 1000.00 10000 0.1000 20.00 0.00 0.00 20.00 false"},
+		summary: "read=2 credited=1 duplicates=0 expired=0 rejected=expression_failed:1",
+	},
+}
+
+func mustExpr(src string) *program.Expr {
+	x, err := program.NewExpr(src)
+	if err != nil {
+		panic(err)
+	}
+	return x
 }
 
 // dec shortens map types in the cases.
