@@ -8,6 +8,7 @@ import (
 
 	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/transforms/accrue/program"
+	"github.com/accrue/accrue/transforms/link"
 	"github.com/accrue/accrue/transforms/reference"
 	"github.com/shopspring/decimal"
 )
@@ -189,4 +190,14 @@ func simulate(t testing.TB, progs []*program.Program, tb *reference.Tables, even
 	}
 	r.summary = s.Summary()
 	return r
+}
+
+// credit is rep's whole credit of the event line, without linking.
+func credit(t testing.TB, _ *reference.Tables, line, rep string) *link.Credit {
+	t.Helper()
+	var e canonical.Event
+	if err := e.UnmarshalJSON([]byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	return &link.Credit{Event: &e, RepID: rep, Share: decimal.NewFromInt(1), Via: link.ViaRep}
 }
