@@ -1,8 +1,9 @@
 package mapping
 
 import (
-	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"sync"
 	"unsafe"
@@ -320,10 +321,18 @@ func (sc *jsonScan) array(b []byte, i int, depth int) (int, bool) {
 // fastjson does (a backslash escapes the byte after it), and whether the
 // string holds an escape. end is -1 when the string is not closed.
 func stringEnd(b []byte, i int) (end int, escaped bool) {
-	// Keys and values are mostly short: a loop beats two IndexByte calls
-	// until a string turns out long.
+	// Eight bytes at a time: strings are most of a record's bytes.
 	j := i
-	for n := min(len(b), i+32); j < n; j++ {
+	for ; j+8 <= len(b); j += 8 {
+		if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			if b[j] == '"' {
+				return j, false
+			}
+			return escapedEnd(b, j)
+		}
+	}
+	for ; j < len(b); j++ {
 		switch b[j] {
 		case '"':
 			return j, false
@@ -331,14 +340,17 @@ func stringEnd(b []byte, i int) (end int, escaped bool) {
 			return escapedEnd(b, j)
 		}
 	}
-	q := bytes.IndexByte(b[j:], '"')
-	if q < 0 {
-		return -1, bytes.IndexByte(b[j:], '\\') >= 0
-	}
-	if k := bytes.IndexByte(b[j:j+q], '\\'); k >= 0 {
-		return escapedEnd(b, j+k)
-	}
-	return j + q, false
+	return -1, false
+}
+
+// quoteOrBackslash marks the bytes of x that are '"' or '\\' with their high
+// bit. Bytes above the first marked one may be marked wrongly (a borrow),
+// never the first.
+func quoteOrBackslash(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (ones * '"')
+	s := x ^ (ones * '\\')
+	return ((q-ones)&^q | (s-ones)&^s) & highs
 }
 
 // escapedEnd is stringEnd from the first backslash, at b[j].

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,4 +152,38 @@ func FuzzScan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		sameOutcomes(t, fast, slow, payload)
 	})
+}
+
+// stringEnd reads eight bytes at a time; it must find what a byte loop finds.
+func TestStringEnd(t *testing.T) {
+	naive := func(b []byte, i int) (int, bool) {
+		escaped := false
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				escaped = true
+				j++
+			case '"':
+				return j, escaped
+			}
+		}
+		return -1, false
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	alphabet := []byte{'"', '\\', 'a', ' ', 0x00, 0x21, 0x5b, 0x5d, 0x80, 0xa2, 0xdc, 0xff}
+	for range 200000 {
+		b := make([]byte, r.IntN(40))
+		for k := range b {
+			b[k] = alphabet[r.IntN(len(alphabet))]
+		}
+		i := 0
+		if len(b) > 0 {
+			i = r.IntN(len(b))
+		}
+		wantEnd, wantEsc := naive(b, i)
+		end, esc := stringEnd(b, i)
+		if end != wantEnd || end >= 0 && esc != wantEsc {
+			t.Fatalf("stringEnd(%q, %d) = %d, %v; want %d, %v", b, i, end, esc, wantEnd, wantEsc)
+		}
+	}
 }
