@@ -2,7 +2,6 @@ package link
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -425,8 +424,8 @@ func SweepOriginals(c *pipeline.Context[Entry], before time.Time) int {
 
 // decodeEvent reads and checks a canonical event.
 func decodeEvent(b []byte) (*canonical.Event, *pipeline.Reject) {
-	e := new(canonical.Event)
-	if err := json.Unmarshal(b, e); err != nil {
+	e, err := DecodeEvent(b)
+	if err != nil {
 		return nil, malformed(err)
 	}
 	if err := e.Validate(); err != nil {
