@@ -23,7 +23,7 @@ func (e *Engine) commit(t *tx, out *Output) {
 				ProgramID: w.f.id, ProgramVersion: fg.v.Version, Period: w.cur.Period, RepID: w.cur.RepID,
 				Currency: w.f.currency, Delta: st.Earned.Sub(w.cur.Earned), Earned: st.Earned,
 				Capped: fg.capped, EventID: t.eventID, InputID: t.inputID,
-				Trace: append(commissionTrace(&fg, w.old, w.cur.Measure), w.parts...), MinorUnits: w.f.minor,
+				Trace: append(commissionTrace(&fg, bands, w.old, w.cur.Measure), w.parts...), MinorUnits: w.f.minor,
 			})
 			w.cur.Earned = st.Earned
 		}
@@ -41,13 +41,13 @@ func (e *Engine) commit(t *tx, out *Output) {
 }
 
 // commissionTrace is the change of each band's pay as the measure went
-// from old to cur (same version and quota).
-func commissionTrace(fg *figures, old, cur decimal.Decimal) []Part {
+// from old to cur (same version and quota); after is what each band pays
+// at cur.
+func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal) []Part {
 	if old.Equal(cur) {
 		return nil
 	}
 	_, before := commission(&fg.v.Tiers, old, fg.quota, nil)
-	_, after := commission(&fg.v.Tiers, cur, fg.quota, nil)
 	var parts []Part
 	add := func(b bandPay, d decimal.Decimal) {
 		if d.IsZero() {

@@ -193,6 +193,9 @@ func (f *family) inForce(day reference.Date) *program.Program {
 // of the period on which some version is in force. Versions usually change
 // at period boundaries, where this is simply the period's own version.
 func (f *family) governing(label string) *program.Program {
+	if len(f.versions) == 1 {
+		return f.versions[0]
+	}
 	first, last, err := periodBounds(f.period, label)
 	if err != nil {
 		return f.versions[len(f.versions)-1]

@@ -39,28 +39,51 @@ func appendYear(b []byte, y int) []byte {
 // periodBounds is the first and last local date of the period labelled
 // label, of kind p.
 func periodBounds(p program.Period, label string) (first, last reference.Date, err error) {
-	var y, n int
+	bad := func() (reference.Date, reference.Date, error) {
+		return 0, 0, fmt.Errorf("period %q is not a %s", label, p)
+	}
+	if len(label) < 4 {
+		return bad()
+	}
+	y, ok := digits(label[:4])
+	if !ok {
+		return bad()
+	}
+	rest := label[4:]
 	switch p {
 	case program.Month:
-		if _, err = fmt.Sscanf(label, "%4d-%2d", &y, &n); err != nil || n < 1 || n > 12 {
-			return 0, 0, fmt.Errorf("period %q is not a month", label)
+		n, ok := 0, len(rest) == 3 && rest[0] == '-'
+		if ok {
+			n, ok = digits(rest[1:])
 		}
-		first = civil(y, time.Month(n), 1)
-		last = civil(y, time.Month(n)+1, 0)
+		if !ok || n < 1 || n > 12 {
+			return bad()
+		}
+		return civil(y, time.Month(n), 1), civil(y, time.Month(n)+1, 0), nil
 	case program.Quarter:
-		if _, err = fmt.Sscanf(label, "%4d-Q%1d", &y, &n); err != nil || n < 1 || n > 4 {
-			return 0, 0, fmt.Errorf("period %q is not a quarter", label)
+		if len(rest) != 3 || rest[0] != '-' || rest[1] != 'Q' || rest[2] < '1' || rest[2] > '4' {
+			return bad()
 		}
-		first = civil(y, time.Month(3*n-2), 1)
-		last = civil(y, time.Month(3*n+1), 0)
+		n := int(rest[2] - '0')
+		return civil(y, time.Month(3*n-2), 1), civil(y, time.Month(3*n+1), 0), nil
 	case program.Year:
-		if _, err = fmt.Sscanf(label, "%4d", &y); err != nil {
-			return 0, 0, fmt.Errorf("period %q is not a year", label)
+		if rest != "" {
+			return bad()
 		}
-		first = civil(y, time.January, 1)
-		last = civil(y, time.December, 31)
-	default:
-		return 0, 0, fmt.Errorf("unknown period kind %q", p)
+		return civil(y, time.January, 1), civil(y, time.December, 31), nil
 	}
-	return first, last, nil
+	return bad()
+}
+
+// digits reads a non-empty string of ASCII digits.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, len(s) > 0
 }

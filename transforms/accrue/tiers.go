@@ -57,22 +57,21 @@ func commission(t *program.Tiers, m decimal.Decimal, q decimal.NullDecimal, part
 		total = m.Mul(b.Rate)
 		parts = append(parts, bandPay{From: b.From, Lower: lower, Rate: b.Rate, Pay: total})
 	default: // marginal
-		for i, b := range t.Bands {
+		// Each band's lower bound once; a band's upper bound is the next
+		// band's lower bound.
+		for _, b := range t.Bands {
 			l, _ := lowerBound(t, b, q)
+			parts = append(parts, bandPay{From: b.From, Lower: l, Rate: b.Rate, Pay: decimal.Zero})
+		}
+		for i := range parts {
 			top := m
-			if i+1 < len(t.Bands) {
-				u, _ := lowerBound(t, t.Bands[i+1], q)
-				if u.Cmp(top) < 0 {
-					top = u
-				}
+			if i+1 < len(parts) && parts[i+1].Lower.Cmp(top) < 0 {
+				top = parts[i+1].Lower
 			}
-			slice := top.Sub(l)
-			pay := decimal.Zero
-			if slice.Sign() > 0 {
-				pay = slice.Mul(b.Rate)
-				total = total.Add(pay)
+			if slice := top.Sub(parts[i].Lower); slice.Sign() > 0 {
+				parts[i].Pay = slice.Mul(parts[i].Rate)
+				total = total.Add(parts[i].Pay)
 			}
-			parts = append(parts, bandPay{From: b.From, Lower: l, Rate: b.Rate, Pay: pay})
 		}
 	}
 	return total, parts
