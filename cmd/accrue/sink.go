@@ -70,7 +70,8 @@ first.`, strings.Join(clickhouse.Kinds(), ", ")),
 		},
 	}
 	f.register(ch)
-	ch.Flags().StringSliceVar(&topics, "topics", []string{"sales.clean", "sales.credited", "sales.rejected"},
+	ch.Flags().StringSliceVar(&topics, "topics", []string{"sales.clean", "sales.credited", "sales.rejected",
+		"accrue.rejected", "accruals", "attainment", "nudges", "awards", "ref.reps"},
 		"topics to copy, NAME or NAME=KIND, comma separated")
 	ch.Flags().StringVar(&cfg.Name, "name", "clickhouse", "sink name (metrics label; group accrue-sink-<name>)")
 	ch.Flags().StringVar(&cfg.Group, "group", "", "consumer group (default accrue-sink-<name>)")

@@ -98,7 +98,8 @@ func (tt testTopics) specs() string {
 // tenth i) and adds them to want. pause > 0 spreads them over time, one
 // pause per 500 records.
 func produce(t testing.TB, brokers []string, tt testTopics, from, to int, want *expected, pause time.Duration) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100000),
+		kgo.UnknownTopicRetries(50)) // topics just made
 	if err != nil {
 		t.Error(err)
 		return

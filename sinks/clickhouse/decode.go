@@ -287,3 +287,57 @@ func get(v *fastjson.Value, key string) *fastjson.Value {
 	}
 	return null
 }
+
+// roundedField reads a decimal string that explains a figure rather than
+// being money (a quota, an attainment, a band, a rate, an exact part of a
+// commission): beyond the column's scale it is rounded half-even, since no
+// sum of money is made from it. It must still fit the column's precision.
+func roundedField(field string, v *fastjson.Value, scale, precision int32) (decimal.Decimal, error) {
+	b, err := v.StringBytes()
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("%s: want a decimal string", field)
+	}
+	d, err := canonical.ParseDecimal(unsafeString(b))
+	if err != nil {
+		return d, fmt.Errorf("%s: %w", field, err)
+	}
+	if d.Exponent() < -scale {
+		d = d.RoundBank(scale)
+	}
+	if d, err = fit(d, scale, precision); err != nil {
+		return d, fmt.Errorf("%s: %w", field, err)
+	}
+	return d, nil
+}
+
+// nullable reads an optional decimal with read: null or absent is nil.
+func nullable(field string, v *fastjson.Value, scale, precision int32,
+	read func(string, *fastjson.Value, int32, int32) (decimal.Decimal, error)) (*decimal.Decimal, error) {
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return nil, nil
+	}
+	d, err := read(field, v, scale, precision)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// integer reads a JSON number that must be a whole number in [0, max].
+func integer(field string, v *fastjson.Value, max uint64) (uint64, error) {
+	n, err := v.Uint64()
+	if err != nil || n > max {
+		return 0, fmt.Errorf("%s: want a whole number from 0 to %d", field, max)
+	}
+	return n, nil
+}
+
+func boolean(field string, v *fastjson.Value) (uint8, error) {
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return 1, nil
+	case fastjson.TypeFalse:
+		return 0, nil
+	}
+	return 0, fmt.Errorf("%s: want true or false", field)
+}

@@ -55,6 +55,11 @@ var Tables = map[string]*Table{
 	"sales.clean":    salesTable,
 	"sales.credited": creditsTable,
 	"sales.rejected": rejectsTable,
+	"accruals":       accrualsTable,
+	"attainment":     attainmentTable,
+	"nudges":         nudgesTable,
+	"awards":         awardsTable,
+	"ref.reps":       repsTable,
 }
 
 // Kinds lists the kinds of Tables, sorted.

@@ -306,7 +306,7 @@ func TestParseTopics(t *testing.T) {
 	if m["sales.clean"] != salesTable || m["prod.credits"] != creditsTable || m["dedupe.rejected"] != rejectsTable {
 		t.Errorf("mapped %v", m)
 	}
-	for _, bad := range [][]string{{"accruals"}, {"x=nothing"}, {"sales.clean", "sales.clean"}, {"=sales.clean"}} {
+	for _, bad := range [][]string{{"payouts.payable"}, {"x=nothing"}, {"sales.clean", "sales.clean"}, {"=sales.clean"}} {
 		if _, err := ParseTopics(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
