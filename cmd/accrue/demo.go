@@ -29,15 +29,20 @@ import (
 	"github.com/accrue/accrue/connectors/synth"
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/transforms/ingest"
+	"github.com/accrue/accrue/transforms/link"
+	"github.com/accrue/accrue/transforms/reference"
 	"github.com/accrue/accrue/transforms/sanitize"
 	"github.com/accrue/accrue/transforms/totals"
 )
 
-// The demo's topology, the product's ingest flow on an embedded broker:
+// The demo's topology, the product's ingest and linking flow on an
+// embedded broker:
 //
 //	synth ─► raw.<source> ─► [ingest] ─► sales.canonical ─► [dedupe] ─► sales.clean ─► [totals] ─► rep.totals
-//	                             └───────────┬────────────────────┘
-//	                                  sales.rejected
+//	                             │                             │              └──────► [link] ─► sales.credited
+//	                             └─────────────┬───────────────┴────────────────────────┘
+//	                                    sales.rejected
+//	ref.* (reference data, loaded at start, some reps late) ─► reference tables of [link]
 //
 // totals re-keys each clean sale by rep through totals.by-rep, its own
 // repartition topic, and credits it when it reads it back. rep.totals is the
@@ -51,6 +56,8 @@ const (
 	demoRejected   = "sales.rejected"
 	demoByRep      = "totals.by-rep"
 	demoOutput     = "rep.totals"
+	demoLink       = "link"
+	demoCredited   = "sales.credited"
 	demoPartitions = 6
 	demoTopReps    = 5
 	// demoDupPerMille is synth's share of exact copies: 0.5%.
@@ -79,12 +86,18 @@ func newDemoCmd(_ *globals) *cobra.Command {
 topics with 6 partitions, and produces synthetic sales from three systems
 (crm-na in USD, erp-eu in EUR, pos-apac in JPY and SGD), each to its own topic
 raw.<source>, at --rate records a second; about 1% are broken on purpose and
-0.5% are sent twice. Three stages run them as the product does: "ingest" maps
+0.5% are sent twice. Four stages run them as the product does: "ingest" maps
 each source's records (a mapping config per source) and checks them with the
 gatekeepers into sales.canonical, "dedupe" passes the first copy of every
-sale to sales.clean, and the demo's "totals" counts each rep's sales and
-amounts exactly once into rep.totals. Refused records and duplicates go to
-sales.rejected with a reason code.
+sale to sales.clean, the demo's "totals" counts each rep's sales and amounts
+exactly once into rep.totals, and "link" credits each clean sale to its rep
+as of the sale's date into sales.credited. Refused records and duplicates go
+to sales.rejected with a reason code.
+
+Reference data (reps, accounts, products, FX rates) is published to the ref.*
+topics first; two reps are published only after 2s, so that their first
+sales wait (parked) and are released when they arrive, and one rep never is:
+its sales are rejected unknown_rep after 3s.
 
 Every second it prints what was produced, what each stage consumed, emitted
 and rejected, and the top reps (read back from rep.totals). It stops after
@@ -146,6 +159,35 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 
 	reg := newRegistry()
 	met := pipeline.NewMetrics(reg)
+
+	// Reference data first: the link stage must not start before its
+	// tables hold what the topics hold.
+	ref := newDemoReference(gen.Sources())
+	if err := ref.publish(ctx, brokers); err != nil {
+		return fmt.Errorf("reference data: %w", err)
+	}
+	global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: brokers, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	refCtx, stopRef := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRef()
+	refTask := goTask(func() error { return global.Run(refCtx) })
+	defer func() {
+		stopRef()
+		_ = refTask.wait()
+	}()
+	if err := global.WaitReady(ctx); err != nil {
+		return fmt.Errorf("reference tables: %w", err)
+	}
+	linkMet := link.NewMetrics(reg)
+	linkProc, err := link.NewProcessor(link.Config{
+		Linker: &link.Linker{Tables: global.Tables(), RequireProduct: true}, Deduper: gate.Deduper(),
+		Output: demoCredited, ParkDeadline: demoParkDeadline, TickInterval: demoTick, Metrics: linkMet,
+	})
+	if err != nil {
+		return err
+	}
 	var skipped atomic.Int64
 	ingestProc := ingest.NewProcessor(pipelines, demoCanonical, nil)
 	ingestProc.OnSkip = func(string, string) { skipped.Add(1) }
@@ -169,11 +211,20 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
+	linkSt, err := pipeline.NewStage(pipeline.Config{
+		Name: demoLink, Brokers: brokers, Inputs: []string{demoClean}, InstanceID: "demo", Metrics: met,
+		DeadLetter: demoRejected, TickInterval: demoTick,
+	}, link.EntryCodec{}, linkProc)
+	if err != nil {
+		return err
+	}
 	adminLine := "admin: none (--admin-addr is empty)"
 	stopAdmin, err := serveAdmin(f.adminAddr, reg,
 		pipeline.ReadyCheck{Name: "stage " + demoIngest, Ready: ingestSt.Ready},
 		pipeline.ReadyCheck{Name: "stage " + demoDedupe, Ready: dedupeSt.Ready},
-		pipeline.ReadyCheck{Name: "stage " + demoTotals, Ready: totalsSt.Ready})
+		pipeline.ReadyCheck{Name: "stage " + demoTotals, Ready: totalsSt.Ready},
+		pipeline.ReadyCheck{Name: "reference tables", Ready: global.Ready},
+		pipeline.ReadyCheck{Name: "stage " + demoLink, Ready: linkSt.Ready})
 	switch {
 	case err != nil:
 		// The demo does not need it; a taken port must not stop it.
@@ -199,7 +250,8 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	defer reader.Close()
 
 	board := &leaderboard{reps: make(map[string]totals.Totals)}
-	sum := &demoSummary{w: w, gen: gen, met: met, reg: reg, skipped: &skipped, rawTopics: rawTopics, board: board}
+	sum := &demoSummary{w: w, gen: gen, met: met, reg: reg, skipped: &skipped, rawTopics: rawTopics, board: board,
+		linkMet: linkMet, ref: ref}
 	sum.header(f, gen.Sources(), clickHouseLine(f.clickhouse), adminLine)
 
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -222,6 +274,7 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 		{demoIngest, goTask(func() error { return ingestSt.Run(stageCtx) })},
 		{demoDedupe, goTask(func() error { return dedupeSt.Run(stageCtx) })},
 		{demoTotals, goTask(func() error { return totalsSt.Run(stageCtx) })},
+		{demoLink, goTask(func() error { return linkSt.Run(stageCtx) })},
 	}
 	// anyStageDone is closed when the first stage stops.
 	anyStageDone := make(chan struct{})
@@ -245,6 +298,15 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	reading := goTask(func() error { return board.run(readCtx, reader) })
 	sum.start = time.Now()
 	producing := goTask(func() error { return gen.RunBySource(runCtx, producer, demoRawTopic, f.rate) })
+	// The late reps arrive while sales flow (or, on an early stop, before
+	// the final figures), as an operator's late load would.
+	late := goTask(func() error {
+		select {
+		case <-time.After(demoLateAfter):
+		case <-runCtx.Done():
+		}
+		return ref.publishLate(context.WithoutCancel(ctx), brokers)
+	})
 
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
@@ -276,6 +338,9 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	if perr != nil {
 		return fmt.Errorf("producer: %w", perr)
 	}
+	if err := late.wait(); err != nil {
+		return fmt.Errorf("late reference data: %w", err)
+	}
 
 	// Let every stage consume everything its upstream committed before
 	// stopping them, so that the final figures add up. The figures are read
@@ -285,7 +350,8 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 		return sum.consumedRaw() >= produced &&
 			pipeline.Count(met.RecordsIn(demoDedupe, demoCanonical)) >= pipeline.Count(met.RecordsOut(demoIngest, demoCanonical)) &&
 			pipeline.Count(met.RecordsIn(demoTotals, demoClean)) >= pipeline.Count(met.RecordsOut(demoDedupe, demoClean)) &&
-			pipeline.Count(met.RecordsIn(demoTotals, demoByRep)) >= pipeline.Count(met.RecordsOut(demoTotals, demoByRep))
+			pipeline.Count(met.RecordsIn(demoTotals, demoByRep)) >= pipeline.Count(met.RecordsOut(demoTotals, demoByRep)) &&
+			sum.linkSettled()
 	})
 	stopStages()
 	var serr []error
@@ -321,6 +387,8 @@ func createDemoTopics(ctx context.Context, brokers, rawTopics []string) error {
 	for _, st := range []string{demoDedupe, demoTotals} {
 		topics = append(topics, pipeline.StageTopics(st)...)
 	}
+	// link.changelog, sales.credited and the ref.* topics are in the
+	// catalogue.
 	for _, t := range rawTopics {
 		topics = append(topics, pipeline.Topic{Name: t, Doc: "records of one source as it sends them (demo)"})
 	}
@@ -483,6 +551,8 @@ type demoSummary struct {
 	skipped   *atomic.Int64
 	rawTopics []string
 	board     *leaderboard
+	linkMet   *link.Metrics
+	ref       *demoReference
 
 	start       time.Time
 	producedFor time.Duration
@@ -499,6 +569,8 @@ type demoSnapshot struct {
 	dedupeIn, clean, duplicates int64
 	// totals
 	totalsIn, byRepOut, byRepIn, credited, totalsRejected int64
+	// link
+	linkIn, linkCredits, linkRejected, parked, released int64
 	// rejects by stage and reason; rejects lists every reason on
 	// sales.rejected.
 	byStage map[string]map[string]int64
@@ -570,6 +642,9 @@ func (s *demoSummary) take() demoSnapshot {
 	// have consumed more than its upstream emitted.
 	sn := demoSnapshot{at: time.Since(s.start), txns: map[string][2]int64{}}
 	sn.top, sn.read, sn.sumOfRepCounts = s.board.standings(demoTopReps)
+	sn.parked, sn.released = s.linkMet.Parked(), pipeline.Count(s.linkMet.Released())
+	sn.linkCredits = pipeline.Count(s.met.RecordsOut(demoLink, demoCredited))
+	sn.linkIn = pipeline.Count(s.met.RecordsIn(demoLink, demoClean))
 	sn.credited = pipeline.Count(s.met.RecordsOut(demoTotals, demoOutput))
 	sn.byRepIn = pipeline.Count(s.met.RecordsIn(demoTotals, demoByRep))
 	sn.byRepOut = pipeline.Count(s.met.RecordsOut(demoTotals, demoByRep))
@@ -584,8 +659,9 @@ func (s *demoSummary) take() demoSnapshot {
 	sn.ingestRejected = sumOf(sn.byStage[demoIngest])
 	sn.duplicates = sn.byStage[demoDedupe][sanitize.ReasonDuplicate]
 	sn.totalsRejected = sumOf(sn.byStage[demoTotals])
+	sn.linkRejected = sumOf(sn.byStage[demoLink])
 	all := map[string]int64{}
-	for _, st := range []string{demoIngest, demoDedupe} {
+	for _, st := range []string{demoIngest, demoDedupe, demoLink} {
 		for r, n := range sn.byStage[st] {
 			all[r] += n
 		}
@@ -594,7 +670,7 @@ func (s *demoSummary) take() demoSnapshot {
 		sn.rejects = append(sn.rejects, reasonCount{r, n})
 	}
 	sort.Slice(sn.rejects, func(i, j int) bool { return sn.rejects[i].reason < sn.rejects[j].reason })
-	for _, st := range []string{demoIngest, demoDedupe, demoTotals} {
+	for _, st := range []string{demoIngest, demoDedupe, demoTotals, demoLink} {
 		sn.txns[st] = [2]int64{pipeline.Count(s.met.Transactions(st, "committed")), pipeline.Count(s.met.Transactions(st, "aborted"))}
 	}
 	return sn
@@ -609,11 +685,12 @@ func (s *demoSummary) header(f *demoFlags, sources []synth.Source, clickHouse, a
 	for i, src := range sources {
 		srcs[i] = src.Name + " (" + strings.Join(src.Currencies, ", ") + ")"
 	}
-	fmt.Fprintf(s.w, "accrue demo: stages %s → %s → %s on an embedded Kafka (kfake, %d partitions), %s sales/s, seed %d, %s\n",
-		demoIngest, demoDedupe, demoTotals, demoPartitions, thousands(int64(f.rate)), f.seed, until)
+	fmt.Fprintf(s.w, "accrue demo: stages %s → %s → %s and %s on an embedded Kafka (kfake, %d partitions), %s sales/s, seed %d, %s\n",
+		demoIngest, demoDedupe, demoTotals, demoLink, demoPartitions, thousands(int64(f.rate)), f.seed, until)
 	fmt.Fprintf(s.w, "sources: %s, each to raw.<source>; about 1%% broken on purpose, 0.5%% sent twice\n", strings.Join(srcs, " · "))
-	fmt.Fprintf(s.w, "flow: raw.* → %s → %s → %s → %s → %s (via %s) → %s; refused → %s\n",
-		demoIngest, demoCanonical, demoDedupe, demoClean, demoTotals, demoByRep, demoOutput, demoRejected)
+	fmt.Fprintf(s.w, "flow: raw.* → %s → %s → %s → %s → %s (via %s) → %s, and %s → %s → %s; refused → %s\n",
+		demoIngest, demoCanonical, demoDedupe, demoClean, demoTotals, demoByRep, demoOutput, demoClean, demoLink, demoCredited, demoRejected)
+	fmt.Fprintln(s.w, s.ref.line())
 	fmt.Fprintln(s.w, clickHouse)
 	fmt.Fprintln(s.w, admin)
 }
@@ -647,6 +724,9 @@ func (s *demoSummary) body(sn demoSnapshot, producedRate, consumedRate int64, in
 		thousands(sn.dedupeIn), thousands(sn.clean), thousands(sn.duplicates), txns(demoDedupe))
 	fmt.Fprintf(s.w, "%stotals   %10s in               → %s by rep → %s credited to %s, %s rejected · %s\n", indent,
 		thousands(sn.totalsIn), thousands(sn.byRepOut), thousands(sn.credited), demoOutput, thousands(sn.totalsRejected), txns(demoTotals))
+	fmt.Fprintf(s.w, "%slink     %10s in               → %s credits to %s, %s rejected · %s parked now, %s released · %s\n", indent,
+		thousands(sn.linkIn), thousands(sn.linkCredits), demoCredited, thousands(sn.linkRejected), thousands(sn.parked),
+		thousands(sn.released), txns(demoLink))
 	reasons := "none"
 	var rejected int64
 	if len(sn.rejects) > 0 {
@@ -716,6 +796,8 @@ func (s *demoSummary) final(complete bool) error {
 			sn.read == sn.credited && sn.sumOfRepCounts == sn.clean && sn.clean == valid && sn.totalsRejected == 0,
 			fmt.Sprintf("totals: reps' sales counts on %s add up to clean %s = valid records produced, less copies: %s",
 				demoOutput, thousands(sn.sumOfRepCounts), thousands(valid))},
+		s.linkBooks(sn),
+		s.referenceCheck(sn),
 	}
 	failed := 0
 	for i, c := range checks {

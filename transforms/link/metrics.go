@@ -126,3 +126,7 @@ func (m *Metrics) parkedDelta(n int) {
 		m.parkedNow.Add(int64(n))
 	}
 }
+
+// Released is the counter of parked events linked once their reference
+// data arrived.
+func (m *Metrics) Released() prometheus.Counter { return m.released }
