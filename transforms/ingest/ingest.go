@@ -135,15 +135,20 @@ func (p *Processor) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
 				p.OnSkip(pl.Mapper.Source(), r.Skip)
 			}
 		default:
-			// The key and the event share one allocation; the key is
-			// capped so that nothing appends into the event.
-			p.scratch = r.Event.AppendJSON(appendKey(p.scratch[:0], r.Event))
-			buf := append([]byte(nil), p.scratch...)
-			k := keyLen(r.Event)
-			c.Emit(p.output, buf[:k:k], buf[k:])
+			k, v := p.encode(r.Event)
+			c.Emit(p.output, k, v)
 		}
 	})
 	return nil
+}
+
+// encode returns e's Kafka key and wire form. They share one allocation,
+// the key capped so that nothing appends into the event.
+func (p *Processor) encode(e *canonical.Event) (key, value []byte) {
+	p.scratch = e.AppendJSON(appendKey(p.scratch[:0], e))
+	buf := append([]byte(nil), p.scratch...)
+	k := keyLen(e)
+	return buf[:k:k], buf[k:]
 }
 
 // Dedupe is the dedupe stage's processor: it passes the first copy of every
