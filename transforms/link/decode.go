@@ -44,9 +44,10 @@ var eventFields = []string{"event_id", "source", "txn_id", "type", "ref_txn_id",
 
 func decodeFast(b []byte) (*canonical.Event, error) {
 	// fastjson is lenient where encoding/json is strict (escapes, numbers,
-	// control characters): only JSON that encoding/json accepts is read
-	// fast. Valid checks the grammar alone, far cheaper than a decode.
-	if !utf8.Valid(b) || !json.Valid(b) {
+	// control characters, "nan"): only JSON that encoding/json accepts is
+	// read fast. A canonical event has none of those; when an input has,
+	// Valid checks the grammar, still far cheaper than a decode.
+	if !utf8.Valid(b) || (!plainJSON(b) && !json.Valid(b)) {
 		return nil, errSlowPath
 	}
 	p := eventParsers.Get()
@@ -312,4 +313,49 @@ func attributes(v *fastjson.Value) (map[string]string, error) {
 		return nil, ferr
 	}
 	return m, nil
+}
+
+// plainJSON reports whether b is free of what fastjson reads more leniently
+// than encoding/json: it has no backslash, no control character but
+// whitespace between tokens, no number, and no bare word but true, false
+// and null. Strings then end at the next quote, and fastjson's grammar for
+// the rest (objects, arrays, strings, literals) is as strict as
+// encoding/json's.
+func plainJSON(b []byte) bool {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			inString = !inString
+		case c == '\\':
+			return false
+		case c < 0x20:
+			if inString || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+				return false
+			}
+		case inString:
+		case c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == ':' || c == ' ':
+		default:
+			var word string
+			switch c {
+			case 't':
+				word = "true"
+			case 'f':
+				word = "false"
+			case 'n':
+				word = "null"
+			default:
+				return false
+			}
+			if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
+				return false
+			}
+			i += len(word) - 1
+			if next := i + 1; next < len(b) && (b[next] >= 'a' && b[next] <= 'z' || b[next] >= '0' && b[next] <= '9') {
+				return false
+			}
+		}
+	}
+	return !inString
 }

@@ -27,6 +27,29 @@ var decodeSeeds = []string{
 	`{"source":"crm","amount":{"value":"1"},"attributes":{"a":null,"b":"x","a":"y"}}`,
 	`{"source":"crm","amount":{"VALUE":"1"}}`,
 	`[]`, `null`, `{`, `{"source":"crm"} x`,
+	`{"source":"crm","amount":{"value":"1"},"x":nan}`,
+	`{"source":"crm","amount":{"value":"1"},"x":01}`,
+	`{"source":"crm","amount":{"value":"1"},"x":[true,false,null,-1.5e3]}`,
+	`{"source":"c\u0072m","amount":{"value":"1"},"x":"\q"}`,
+	"{\"source\":\"c\trm\",\"amount\":{\"value\":\"1\"}}",
+	` { "source" : "crm" , "amount" : { "value" : "1" } } `,
+}
+
+func TestPlainJSON(t *testing.T) {
+	for s, want := range map[string]bool{
+		`{"a":"b","c":[true,false,null],"d":{}}`: true,
+		` {"a" : "x:y,{}[]"}` + "\n":             true,
+		`{"a":1}`:                                false,
+		`{"a":nan}`:                              false,
+		`{"a":nulll}`:                            false,
+		`{"a":"\n"}`:                             false,
+		"{\"a\":\"\x01\"}":                       false,
+		`{"a":"b}`:                               false,
+	} {
+		if got := plainJSON([]byte(s)); got != want {
+			t.Errorf("plainJSON(%s) = %v, want %v", s, got, want)
+		}
+	}
 }
 
 // TestDecodeEventAgreesWithUnmarshalJSON: the fast reader accepts exactly
