@@ -26,6 +26,11 @@
 // the field, the message and the source topic, partition and offset (see
 // DeadLetterHeaders). It never stops the partition.
 //
+// A Processor that also implements Ticker is ticked for every partition it
+// owns about every Config.TickInterval, with or without records, so that it
+// can release or expire what it holds in state on partitions that have gone
+// quiet; a tick's writes and records commit like a batch's (see Ticker).
+//
 // Shutdown order (Stage.Run, when its context is cancelled):
 //  1. the batch in hand is finished and its transaction ended, under a
 //     fresh deadline (Config.ShutdownTimeout), so no open transaction is
