@@ -15,7 +15,7 @@ var bom = []byte("\xEF\xBB\xBF")
 // mapCSV reads delimited rows. With a header, the payload's first row names
 // the columns (a payload is then a whole file); without, csv.columns does
 // and every row is a record (a payload may be one line, as from Kafka).
-func (m *Mapper) mapCSV(payload []byte, visit func(Outcome)) {
+func (m *Mapper) mapCSV(reuse *Reuse, payload []byte, visit func(Outcome)) {
 	base := 0
 	if bytes.HasPrefix(payload, bom) {
 		base = len(bom)
@@ -74,7 +74,7 @@ func (m *Mapper) mapCSV(payload []byte, visit func(Outcome)) {
 		case len(cells) != width:
 			o.Reject = pipeline.Rejectf(ReasonMalformedCSV, "", "line %d: %d cells, the header has %d", o.Line, len(cells), width)
 		default:
-			m.mapRecord(row{cells: cells, cols: cols}, &o)
+			m.mapRecord(reuse, row{cells: cells, cols: cols}, &o)
 		}
 		visit(o)
 		if err != nil && end <= start {

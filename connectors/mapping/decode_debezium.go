@@ -22,7 +22,7 @@ import (
 // that becomes cancelled is a cancel of itself. A delete is a cancel of the
 // row, unless its status was ignored or already a cancel. Cancels and
 // returns so made take the change's time (source.ts_ms) as event_time.
-func (m *Mapper) mapDebezium(payload []byte, visit func(Outcome)) {
+func (m *Mapper) mapDebezium(r *Reuse, payload []byte, visit func(Outcome)) {
 	if skipSpace(payload, 0) == len(payload) { // JSON whitespace only
 		// A Kafka tombstone (null value) after a delete.
 		visit(Outcome{Line: 1, Skip: SkipCDCTombstone, Raw: payload})
@@ -35,7 +35,7 @@ func (m *Mapper) mapDebezium(payload []byte, visit func(Outcome)) {
 		case err != nil:
 			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, err)}
 		default:
-			m.mapChange(obj.v, &o)
+			m.mapChange(r, obj.v, &o)
 		}
 		visit(o)
 	})
@@ -45,7 +45,7 @@ func cdcErr(format string, args ...any) *pipeline.Reject {
 	return pipeline.Rejectf(ReasonMalformedCDC, "", format, args...)
 }
 
-func (m *Mapper) mapChange(env *fastjson.Value, o *Outcome) {
+func (m *Mapper) mapChange(r *Reuse, env *fastjson.Value, o *Outcome) {
 	if p := env.Get("payload"); p != nil && env.Get("op") == nil {
 		switch p.Type() {
 		case fastjson.TypeNull:
@@ -72,7 +72,7 @@ func (m *Mapper) mapChange(env *fastjson.Value, o *Outcome) {
 			o.Reject = cdcErr("op %q without an after image", op)
 			return
 		}
-		m.mapRow(after, ts, false, o)
+		m.mapRow(r, after, ts, false, o)
 	case "u":
 		if !aok {
 			o.Reject = cdcErr("op \"u\" without an after image")
@@ -89,7 +89,7 @@ func (m *Mapper) mapChange(env *fastjson.Value, o *Outcome) {
 				return
 			}
 		}
-		o.Event, o.Reject = m.event(after, ta, ts, ta == canonical.Cancel || ta == canonical.Return)
+		o.Event, o.Reject = m.event(r, after, ta, ts, ta == canonical.Cancel || ta == canonical.Return)
 	case "d":
 		if !bok {
 			o.Reject = cdcErr("op \"d\" without a before image (set REPLICA IDENTITY FULL on the table)")
@@ -104,7 +104,7 @@ func (m *Mapper) mapChange(env *fastjson.Value, o *Outcome) {
 			o.Skip = SkipCDCNoChange
 			return
 		}
-		o.Event, o.Reject = m.event(before, canonical.Cancel, ts, true)
+		o.Event, o.Reject = m.event(r, before, canonical.Cancel, ts, true)
 	case "":
 		o.Reject = cdcErr("no op: not a Debezium change event")
 	default:
@@ -112,7 +112,7 @@ func (m *Mapper) mapChange(env *fastjson.Value, o *Outcome) {
 	}
 }
 
-func (m *Mapper) mapRow(rec record, ts time.Time, preferTS bool, o *Outcome) {
+func (m *Mapper) mapRow(r *Reuse, rec record, ts time.Time, preferTS bool, o *Outcome) {
 	t, skip, rj := m.typeOf(rec)
 	switch {
 	case rj != nil:
@@ -120,7 +120,7 @@ func (m *Mapper) mapRow(rec record, ts time.Time, preferTS bool, o *Outcome) {
 	case skip != "":
 		o.Skip = skip
 	default:
-		o.Event, o.Reject = m.event(rec, t, ts, preferTS || t == canonical.Cancel || t == canonical.Return)
+		o.Event, o.Reject = m.event(r, rec, t, ts, preferTS || t == canonical.Cancel || t == canonical.Return)
 	}
 }
 

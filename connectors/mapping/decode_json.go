@@ -116,7 +116,7 @@ func arrayRecords(payload []byte, start int, each func(off int, raw []byte)) {
 	}
 }
 
-func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
+func (m *Mapper) mapJSON(r *Reuse, payload []byte, visit func(Outcome)) {
 	var fast func(o Outcome) bool
 	if m.trie != nil {
 		sc := m.trie.pool.Get().(*jsonScan)
@@ -125,7 +125,7 @@ func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
 			if !sc.scan(o.Raw) {
 				return false
 			}
-			m.mapRecord(sc, &o)
+			m.mapRecord(r, sc, &o)
 			visit(o)
 			return true
 		}
@@ -134,7 +134,7 @@ func (m *Mapper) mapJSON(payload []byte, visit func(Outcome)) {
 		if err != nil {
 			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, err)}
 		} else {
-			m.mapRecord(obj, &o)
+			m.mapRecord(r, obj, &o)
 		}
 		visit(o)
 	})

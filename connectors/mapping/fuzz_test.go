@@ -151,6 +151,7 @@ func FuzzMapping(f *testing.F) {
 		}
 		for _, p := range []string{rec, "a;b\n1;2\n", envelope("u", cdcRow("inv"), cdcRow("can"))} {
 			checkOutcomes(t, m, []byte(p))
+			sameReused(t, m, []byte(p), describe(m, []byte(p)))
 		}
 	})
 }

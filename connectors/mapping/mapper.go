@@ -230,14 +230,26 @@ func (m *Mapper) Source() string { return m.source }
 // Map decodes payload (a Kafka record value, an HTTP body, a file) and
 // calls visit with one Outcome per record found in it, in order. It does
 // not block and does not keep payload or the outcomes.
-func (m *Mapper) Map(payload []byte, visit func(Outcome)) {
+func (m *Mapper) Map(payload []byte, visit func(Outcome)) { m.mapPayload(nil, payload, visit) }
+
+// MapReuse is Map for a caller that is done with each event when visit
+// returns, as the ingest stage is once it has encoded it: every event is
+// built in r's memory, so an Outcome's Event, its strings and its
+// attributes are only valid until visit returns. It spares the event, its
+// attributes map and its strings, four allocations a record. A nil r is
+// Map.
+func (m *Mapper) MapReuse(r *Reuse, payload []byte, visit func(Outcome)) {
+	m.mapPayload(r, payload, visit)
+}
+
+func (m *Mapper) mapPayload(r *Reuse, payload []byte, visit func(Outcome)) {
 	switch m.format {
 	case CSV:
-		m.mapCSV(payload, visit)
+		m.mapCSV(r, payload, visit)
 	case Debezium:
-		m.mapDebezium(payload, visit)
+		m.mapDebezium(r, payload, visit)
 	default:
-		m.mapJSON(payload, visit)
+		m.mapJSON(r, payload, visit)
 	}
 }
 
@@ -363,8 +375,8 @@ func (m *Mapper) time(s string) (time.Time, error) {
 // event maps one record whose type is known. fallbackTime, when not zero,
 // stands in for an absent event_time (Debezium's source.ts_ms); refSelf
 // makes a return or cancel refer to its own txn_id whatever the config.
-func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, preferFallback bool) (*canonical.Event, *pipeline.Reject) {
-	ev := &canonical.Event{Source: m.source, Type: t}
+func (m *Mapper) event(r *Reuse, rec record, t canonical.Type, fallbackTime time.Time, preferFallback bool) (*canonical.Event, *pipeline.Reject) {
+	ev := r.event(m.source, t)
 	var vals [nFields]string
 	for i := range m.fields {
 		s := &m.fields[i]
@@ -417,7 +429,7 @@ func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, pre
 		attrs = append(attrs, v)
 	}
 	if rec.borrowed() {
-		m.copyText(ev, &vals, attrs)
+		m.copyText(r, ev, &vals, attrs)
 	} else {
 		ev.EventID, ev.TxnID, ev.RefTxnID = vals[fEventID], vals[fTxnID], vals[fRefTxnID]
 		ev.RepID, ev.AccountID, ev.ProductID = vals[fRepID], vals[fAccountID], vals[fProductID]
@@ -425,7 +437,7 @@ func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, pre
 		if ev.Margin != nil {
 			ev.Margin.Currency = strings.ToUpper(vals[fMarginCurrency])
 		}
-		m.setAttributes(ev, attrs)
+		m.setAttributes(r, ev, attrs)
 	}
 	if m.splits != nil {
 		if rj := m.readSplits(rec, ev); rj != nil {
@@ -454,13 +466,13 @@ func (m *Mapper) event(rec record, t canonical.Type, fallbackTime time.Time, pre
 
 // setAttributes sets the event's non-empty attributes; attrs are the values
 // of m.attrs, in order.
-func (m *Mapper) setAttributes(ev *canonical.Event, attrs []string) {
+func (m *Mapper) setAttributes(r *Reuse, ev *canonical.Event, attrs []string) {
 	for i, v := range attrs {
 		if v == "" {
 			continue
 		}
 		if ev.Attributes == nil {
-			ev.Attributes = make(map[string]string, len(m.attrs))
+			ev.Attributes = r.attributes(len(m.attrs))
 		}
 		ev.Attributes[m.attrs[i].name] = v
 	}
@@ -470,7 +482,7 @@ func (m *Mapper) setAttributes(ev *canonical.Event, attrs []string) {
 // buffer: it copies them, and the default event id, into one allocation
 // instead of one each (a JSON record kept ten strings of its own before).
 // Currencies are upper-cased on the way.
-func (m *Mapper) copyText(ev *canonical.Event, vals *[nFields]string, attrs []string) {
+func (m *Mapper) copyText(r *Reuse, ev *canonical.Event, vals *[nFields]string, attrs []string) {
 	n := len(vals[fRefTxnID]) + len(vals[fRepID]) + len(vals[fAccountID]) + len(vals[fProductID]) + len(vals[fAmountCurrency])
 	if vals[fEventID] == "" {
 		n += len(m.source) + 1 + len(vals[fTxnID]) + 1 + len(ev.Type)
@@ -483,17 +495,16 @@ func (m *Mapper) copyText(ev *canonical.Event, vals *[nFields]string, attrs []st
 	for _, v := range attrs {
 		n += len(v)
 	}
-	var a arena
-	a.b.Grow(n)
+	a := r.arena(n)
 	if vals[fEventID] == "" {
 		// canonical.DefaultEventID, with txn_id inside it
-		start := a.b.Len()
-		a.b.WriteString(m.source)
-		a.b.WriteByte(':')
-		a.b.WriteString(vals[fTxnID])
-		a.b.WriteByte(':')
-		a.b.WriteString(string(ev.Type))
-		ev.EventID = a.b.String()[start:]
+		start := len(a.b)
+		a.b = append(a.b, m.source...)
+		a.b = append(a.b, ':')
+		a.b = append(a.b, vals[fTxnID]...)
+		a.b = append(a.b, ':')
+		a.b = append(a.b, ev.Type...)
+		ev.EventID = view(a.b[start:])
 		ev.TxnID = ev.EventID[len(m.source)+1 : len(m.source)+1+len(vals[fTxnID])]
 	} else {
 		ev.EventID, ev.TxnID = a.copy(vals[fEventID]), a.copy(vals[fTxnID])
@@ -507,20 +518,22 @@ func (m *Mapper) copyText(ev *canonical.Event, vals *[nFields]string, attrs []st
 	for i, v := range attrs {
 		attrs[i] = a.copy(v)
 	}
-	m.setAttributes(ev, attrs)
+	r.keepArena(a)
+	m.setAttributes(r, ev, attrs)
 }
 
 // arena hands out strings that share one buffer. The buffer only grows by
-// appending, so a string handed out stays valid and unchanged.
-type arena struct{ b strings.Builder }
+// appending (into new memory when full), so a string handed out stays valid
+// and unchanged until the buffer is reused (see Reuse).
+type arena struct{ b []byte }
 
 func (a *arena) copy(s string) string {
 	if s == "" {
 		return ""
 	}
-	start := a.b.Len()
-	a.b.WriteString(s)
-	return a.b.String()[start:]
+	start := len(a.b)
+	a.b = append(a.b, s...)
+	return view(a.b[start:])
 }
 
 // upper is copy(strings.ToUpper(s)), without ToUpper's copy for ASCII.
@@ -533,15 +546,15 @@ func (a *arena) upper(s string) string {
 	if s == "" {
 		return ""
 	}
-	start := a.b.Len()
+	start := len(a.b)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if 'a' <= c && c <= 'z' {
 			c -= 'a' - 'A'
 		}
-		a.b.WriteByte(c)
+		a.b = append(a.b, c)
 	}
-	return a.b.String()[start:]
+	return view(a.b[start:])
 }
 
 func (m *Mapper) readSplits(rec record, ev *canonical.Event) *pipeline.Reject {
@@ -579,7 +592,7 @@ func (m *Mapper) readSplits(rec record, ev *canonical.Event) *pipeline.Reject {
 
 // mapRecord maps a decoded record: its type, then its event. Without a
 // change time (that is Debezium's), mapRow's time preference never applies.
-func (m *Mapper) mapRecord(rec record, o *Outcome) { m.mapRow(rec, time.Time{}, false, o) }
+func (m *Mapper) mapRecord(r *Reuse, rec record, o *Outcome) { m.mapRow(r, rec, time.Time{}, false, o) }
 
 // Counts tallies outcomes: events, and skips and rejects by reason.
 type Counts struct {

@@ -45,9 +45,12 @@ func slowTwin(t testing.TB, doc string) (fast, slow *Mapper) {
 
 // describe renders outcomes for comparison: place, bytes, and the event's
 // wire form or the skip or reject with its message.
-func describe(m *Mapper, payload []byte) []string {
+func describe(m *Mapper, payload []byte) []string { return describeWith(m, nil, payload) }
+
+// describeWith is describe through MapReuse when r is not nil.
+func describeWith(m *Mapper, r *Reuse, payload []byte) []string {
 	var out []string
-	m.Map(payload, func(o Outcome) {
+	m.mapPayload(r, payload, func(o Outcome) {
 		s := fmt.Sprintf("line %d offset %d raw %q: ", o.Line, o.Offset, o.Raw)
 		switch {
 		case o.Event != nil:
@@ -68,6 +71,19 @@ func sameOutcomes(t *testing.T, fast, slow *Mapper, payload []byte) {
 	f, s := describe(fast, payload), describe(slow, payload)
 	if strings.Join(f, "\n") != strings.Join(s, "\n") {
 		t.Fatalf("the one-pass reader differs on %q:\n one pass: %s\n fastjson: %s", payload, strings.Join(f, "\n   "), strings.Join(s, "\n   "))
+	}
+	sameReused(t, fast, payload, f)
+}
+
+// sameReused checks that MapReuse, twice over one Reuse, renders what Map
+// rendered (want).
+func sameReused(t testing.TB, m *Mapper, payload []byte, want []string) {
+	t.Helper()
+	var r Reuse
+	for range 2 {
+		if got := describeWith(m, &r, payload); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("MapReuse differs from Map on %q:\n reuse: %s\n   map: %s", payload, strings.Join(got, "\n   "), strings.Join(want, "\n   "))
+		}
 	}
 }
 
@@ -185,5 +201,18 @@ func TestStringEnd(t *testing.T) {
 		if end != wantEnd || end >= 0 && esc != wantEsc {
 			t.Fatalf("stringEnd(%q, %d) = %d, %v; want %d, %v", b, i, end, esc, wantEnd, wantEsc)
 		}
+	}
+}
+
+// Every format maps the same through MapReuse as through Map.
+func TestMapReuseMatchesMap(t *testing.T) {
+	for name, file := range map[string]string{"crm-opportunities": "crm-opportunities.ndjson", "erp-orders-debezium": "erp-orders-debezium.ndjson",
+		"pos-export": "pos-export.csv", "shop-webhook": "shop-webhook.json"} {
+		m := loadExample(t, name)
+		b, err := os.ReadFile(filepath.Join(examplesDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameReused(t, m, b, describe(m, b))
 	}
 }
