@@ -37,7 +37,7 @@ func BenchmarkPipelineJSON(b *testing.B) {
 	b.SetBytes(int64(len(payload)))
 	var out int
 	for b.Loop() {
-		pl.Run(payload, now, func(r ingest.Result) {
+		proc.Run(pl, payload, now, func(r ingest.Result) {
 			if r.Event == nil {
 				b.Fatalf("rejected: %v", r.Reject)
 			}

@@ -56,7 +56,14 @@ type Result struct {
 // Run maps payload and checks every event found in it, calling visit once
 // per record, in order. now is the clock of the event-time window.
 func (p *Pipeline) Run(payload []byte, now time.Time, visit func(Result)) {
-	p.Mapper.Map(payload, func(o mapping.Outcome) {
+	p.run(nil, payload, now, visit)
+}
+
+// run is Run, with events built in reuse when it is not nil
+// (mapping.Mapper.MapReuse): a Result's Event is then only valid until
+// visit returns.
+func (p *Pipeline) run(reuse *mapping.Reuse, payload []byte, now time.Time, visit func(Result)) {
+	p.Mapper.MapReuse(reuse, payload, func(o mapping.Outcome) {
 		r := Result{Event: o.Event, Reject: o.Reject, Skip: o.Skip, Line: o.Line, Offset: o.Offset, Raw: o.Raw}
 		if r.Event != nil && p.Gate != nil {
 			if rj := p.Gate.Check(r.Event, now); rj != nil {
@@ -97,10 +104,13 @@ type Processor struct {
 	now     func() time.Time
 	// OnSkip, when set, is called for every skipped record (for metrics).
 	OnSkip func(source, reason string)
-	// scratch is where events are encoded before they are copied out at
-	// their exact size: a guess at the size wasted half of what each
-	// record kept until its batch committed. Process is never called
-	// concurrently (pipeline.Processor), so one buffer serves.
+	// Process is never called concurrently (pipeline.Processor), so one
+	// event and one buffer serve every record: reuse is where each event
+	// is built, since it is dropped once encoded, and scratch is where it
+	// is encoded before being copied out at its exact size (a guess at
+	// the size wasted half of what each record kept until its batch
+	// committed).
+	reuse   mapping.Reuse
 	scratch []byte
 }
 
@@ -124,7 +134,7 @@ func (p *Processor) Process(c *pipeline.Context[int64], rec *kgo.Record) error {
 		return pipeline.Rejectf(ReasonUnknownTopic, "", "no source is configured for topic %q", rec.Topic)
 	}
 	now := p.now()
-	pl.Run(rec.Value, now, func(r Result) {
+	pl.run(&p.reuse, rec.Value, now, func(r Result) {
 		switch {
 		case r.Reject != nil:
 			c.DeadLetter(rec, append([]byte(nil), r.Raw...), r.Reject,
