@@ -134,3 +134,175 @@ func BenchmarkSimulation(b *testing.B) {
 		s.Event(i%n+1, lines[i%n])
 	}
 }
+
+// benchInputs are credits as sales.credited carries them, and an engine of
+// n programs over the same reference data.
+func benchInputs(b *testing.B, n int) (*Engine, [][]byte) {
+	tb := tables(b, benchReps(), "", defaultFX)
+	e, err := New(benchPrograms(n), tb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	credits := benchCredits(b, 4096)
+	recs := make([][]byte, len(credits))
+	for i := range credits {
+		recs[i] = credits[i].AppendJSON(nil)
+	}
+	return e, recs
+}
+
+// changelog is a Store that encodes every value put, as the stage's
+// changelog does for every key an input changed.
+type changelog struct {
+	MemoryStore
+	buf []byte
+}
+
+func (c *changelog) Put(k string, v State) {
+	c.buf = Codec{}.Encode(c.buf[:0], v)
+	c.MemoryStore[k] = v
+}
+
+// appendOutput encodes every record of out, as the stage emits them.
+func appendOutput(buf []byte, out *Output) []byte {
+	for i := range out.Accruals {
+		buf = out.Accruals[i].AppendJSON(buf)
+	}
+	for i := range out.Snapshots {
+		buf = out.Snapshots[i].AppendJSON(buf)
+	}
+	for i := range out.Nudges {
+		buf = out.Nudges[i].AppendJSON(buf)
+	}
+	for i := range out.Awards {
+		buf = out.Awards[i].AppendJSON(buf)
+	}
+	for i := range out.Overrides {
+		buf = out.Overrides[i].AppendJSON(buf)
+	}
+	return buf
+}
+
+// BenchmarkCreditPath is the accrual stage's own work per credit, short of
+// Kafka: decode the record, apply it, apply the override records it makes
+// (as they come back on the managers' partitions), encode every output
+// record and every state value it changed.
+func BenchmarkCreditPath(b *testing.B) {
+	for _, n := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("programs=%d", n), func(b *testing.B) {
+			e, recs := benchInputs(b, n)
+			s := &changelog{MemoryStore: MemoryStore{}}
+			var buf []byte
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				c, err := link.DecodeCredit(recs[i%len(recs)])
+				if err != nil {
+					b.Fatal(err)
+				}
+				out, err := e.ApplyCredit(s, c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf = appendOutput(buf[:0], &out)
+				for j := range out.Overrides {
+					o, err := e.ApplyOverride(s, &out.Overrides[j])
+					if err != nil {
+						b.Fatal(err)
+					}
+					buf = appendOutput(buf[:0], &o)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeCredit reads records of sales.credited.
+func BenchmarkDecodeCredit(b *testing.B) {
+	_, recs := benchInputs(b, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := link.DecodeCredit(recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchStates are the state values a month of the benchmark's sales leaves,
+// periods and sales alike.
+func benchStates(b *testing.B) []State {
+	e, recs := benchInputs(b, 4)
+	s := MemoryStore{}
+	for _, r := range recs {
+		c, err := link.DecodeCredit(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := e.ApplyCredit(s, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range out.Overrides {
+			if _, err := e.ApplyOverride(s, &out.Overrides[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var out []State
+	for _, v := range s {
+		out = append(out, v)
+	}
+	return out
+}
+
+// BenchmarkCodec encodes and decodes state values for the changelog.
+func BenchmarkCodec(b *testing.B) {
+	states := benchStates(b)
+	enc := make([][]byte, len(states))
+	size := 0
+	for i, v := range states {
+		enc[i] = Codec{}.Encode(nil, v)
+		size += len(enc[i])
+	}
+	b.Run("encode", func(b *testing.B) {
+		var buf []byte
+		b.ReportAllocs()
+		for i := range b.N {
+			buf = Codec{}.Encode(buf[:0], states[i%len(states)])
+		}
+		b.ReportMetric(float64(size)/float64(len(states)), "bytes/value")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := range b.N {
+			if _, err := (Codec{}).Decode(enc[i%len(enc)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkOutputJSON encodes what one credit produces with 4 programs.
+func BenchmarkOutputJSON(b *testing.B) {
+	e, recs := benchInputs(b, 4)
+	s := MemoryStore{}
+	var outs []Output
+	for _, r := range recs[:512] {
+		c, err := link.DecodeCredit(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := e.ApplyCredit(s, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		outs = append(outs, out)
+	}
+	var buf []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		buf = appendOutput(buf[:0], &outs[i%len(outs)])
+	}
+}
