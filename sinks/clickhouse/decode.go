@@ -72,6 +72,11 @@ func parseTime(field string, b []byte) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// stringer turns a field's bytes (the parser's, reused by the next record)
+// into a string the rows keep: a copy, an interned string, or a string in
+// the batch's arena. A nil stringer copies.
+type stringer interface{ get(b []byte) string }
+
 // interner shares the strings of low-cardinality fields (source, type,
 // currency) between rows, so that they cost no allocation each. It stops
 // growing at a bound, so that a field of unexpectedly many values only
@@ -110,7 +115,10 @@ type event struct {
 // needs what a row cannot do without (identity, time, amount); the contract
 // is the stages' business, and sales.clean only carries events that passed
 // it.
-func decodeEvent(v *fastjson.Value, in interner) (event, error) {
+//
+// Strings are made by in (low-cardinality fields) and to (the others), and
+// the splits, attributes and optional decimals are taken from m.
+func decodeEvent(v *fastjson.Value, in, to stringer, m *eventMem) (event, error) {
 	var e event
 	o, err := v.Object()
 	if err != nil {
@@ -125,21 +133,21 @@ func decodeEvent(v *fastjson.Value, in interner) (event, error) {
 		}
 		switch string(k) {
 		case "event_id":
-			e.eventID, ferr = str(v, nil)
+			e.eventID, ferr = str(v, to)
 		case "source":
 			e.source, ferr = str(v, in)
 		case "txn_id":
-			e.txnID, ferr = str(v, nil)
+			e.txnID, ferr = str(v, to)
 		case "type":
 			e.typ, ferr = str(v, in)
 		case "ref_txn_id":
-			e.refTxnID, ferr = str(v, nil)
+			e.refTxnID, ferr = str(v, to)
 		case "rep_id":
-			e.repID, ferr = str(v, nil)
+			e.repID, ferr = str(v, to)
 		case "account_id":
-			e.accountID, ferr = str(v, nil)
+			e.accountID, ferr = str(v, to)
 		case "product_id":
-			e.productID, ferr = str(v, nil)
+			e.productID, ferr = str(v, to)
 		case "event_time":
 			if b, err := v.StringBytes(); err != nil {
 				ferr = errNotString
@@ -151,7 +159,7 @@ func decodeEvent(v *fastjson.Value, in interner) (event, error) {
 			if v.Type() != fastjson.TypeNull {
 				var q decimal.Decimal
 				if q, ferr = decimalField("quantity", v, moneyScale, moneyPrecision); ferr == nil {
-					e.quantity = &q
+					e.quantity = m.decimal(q)
 				}
 			}
 		case "amount":
@@ -159,15 +167,15 @@ func decodeEvent(v *fastjson.Value, in interner) (event, error) {
 			hasAmount = ferr == nil
 		case "margin":
 			if v.Type() != fastjson.TypeNull {
-				var m decimal.Decimal
-				if m, e.marginCurrency, ferr = money("margin", v, in); ferr == nil {
-					e.margin = &m
+				var mg decimal.Decimal
+				if mg, e.marginCurrency, ferr = money("margin", v, in); ferr == nil {
+					e.margin = m.decimal(mg)
 				}
 			}
 		case "splits":
-			ferr = e.decodeSplits(v)
+			ferr = e.decodeSplits(v, to, m)
 		case "attributes":
-			ferr = e.decodeAttributes(v)
+			ferr = e.decodeAttributes(v, to, m)
 		}
 		if ferr != nil {
 			badKey = string(k)
@@ -190,8 +198,9 @@ func decodeEvent(v *fastjson.Value, in interner) (event, error) {
 	return e, nil
 }
 
-// str reads a string field; null is "". With in, the string is interned.
-func str(v *fastjson.Value, in interner) (string, error) {
+// str reads a string field; null is "". The string is made by to (a copy
+// when nil).
+func str(v *fastjson.Value, to stringer) (string, error) {
 	if v.Type() == fastjson.TypeNull {
 		return "", nil
 	}
@@ -199,10 +208,93 @@ func str(v *fastjson.Value, in interner) (string, error) {
 	if err != nil {
 		return "", errNotString
 	}
-	if in != nil {
-		return in.get(b), nil
+	return keep(to, b), nil
+}
+
+// keep makes b a string with to, or copies it when to is nil.
+func keep(to stringer, b []byte) string {
+	if to != nil {
+		return to.get(b)
 	}
-	return string(b), nil
+	return string(b)
+}
+
+// arena holds the bytes of one batch's strings in large chunks, so that a
+// record's strings cost no allocation each. Its strings are valid until
+// reset, which Rows call only once their batch was written (clickhouse-go
+// copies strings into its own buffers when columns are appended).
+type arena struct {
+	cur  []byte
+	used [][]byte // full chunks of this batch
+	free [][]byte // chunks of earlier batches, for reuse
+}
+
+const arenaChunk = 256 << 10
+
+func (a *arena) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > cap(a.cur)-len(a.cur) {
+		if a.cur != nil {
+			a.used = append(a.used, a.cur)
+		}
+		if n := len(a.free); n > 0 && len(b) <= cap(a.free[n-1]) {
+			a.cur, a.free = a.free[n-1][:0], a.free[:n-1]
+		} else {
+			a.cur = make([]byte, 0, max(arenaChunk, len(b)))
+		}
+	}
+	start := len(a.cur)
+	a.cur = append(a.cur, b...)
+	return unsafe.String(&a.cur[start], len(b))
+}
+
+func (a *arena) reset() {
+	for _, c := range a.used {
+		a.free = append(a.free, c[:0])
+	}
+	a.used = a.used[:0]
+	a.cur = a.cur[:0]
+}
+
+// slab hands out values and short slices of T from large chunks, for the
+// same reason and with the same lifetime as arena.
+type slab[T any] struct {
+	cur        []T
+	used, free [][]T
+}
+
+const slabChunk = 4096
+
+// take returns a slice of n zero values, valid until reset.
+func (s *slab[T]) take(n int) []T {
+	if n > cap(s.cur)-len(s.cur) {
+		if s.cur != nil {
+			s.used = append(s.used, s.cur)
+		}
+		if k := len(s.free); k > 0 && n <= cap(s.free[k-1]) {
+			s.cur, s.free = s.free[k-1][:0], s.free[:k-1]
+		} else {
+			s.cur = make([]T, 0, max(slabChunk, n))
+		}
+	}
+	start := len(s.cur)
+	var zero T
+	for range n {
+		s.cur = append(s.cur, zero)
+	}
+	return s.cur[start : start+n : start+n]
+}
+
+func (s *slab[T]) reset() {
+	for _, c := range s.used {
+		clear(c)
+		s.free = append(s.free, c[:0])
+	}
+	clear(s.cur)
+	s.used = s.used[:0]
+	s.cur = s.cur[:0]
 }
 
 func decimalField(field string, v *fastjson.Value, scale, precision int32) (decimal.Decimal, error) {
@@ -213,22 +305,28 @@ func decimalField(field string, v *fastjson.Value, scale, precision int32) (deci
 	return parseDecimal(field, b, scale, precision)
 }
 
-func money(field string, v *fastjson.Value, in interner) (decimal.Decimal, string, error) {
+// money reads {"value": "…", "currency": "…"}; field is "amount" or
+// "margin" (constant names, so that no error name is built per record).
+func money(field string, v *fastjson.Value, in stringer) (decimal.Decimal, string, error) {
+	valueName, currencyName := "amount.value", "amount.currency"
+	if field == "margin" {
+		valueName, currencyName = "margin.value", "margin.currency"
+	}
 	if v.Type() != fastjson.TypeObject {
 		return decimal.Decimal{}, "", fmt.Errorf("%s: want an object with value and currency", field)
 	}
-	d, err := decimalField(field+".value", get(v, "value"), moneyScale, moneyPrecision)
+	d, err := decimalField(valueName, get(v, "value"), moneyScale, moneyPrecision)
 	if err != nil {
 		return d, "", err
 	}
 	cur, err := str(get(v, "currency"), in)
 	if err != nil {
-		return d, "", fmt.Errorf("%s.currency: %w", field, err)
+		return d, "", fmt.Errorf("%s: %w", currencyName, err)
 	}
 	return d, cur, nil
 }
 
-func (e *event) decodeSplits(v *fastjson.Value) error {
+func (e *event) decodeSplits(v *fastjson.Value, to stringer, m *eventMem) error {
 	if v.Type() == fastjson.TypeNull {
 		return nil
 	}
@@ -236,22 +334,23 @@ func (e *event) decodeSplits(v *fastjson.Value) error {
 	if err != nil {
 		return fmt.Errorf("splits: want an array")
 	}
+	if len(arr) == 0 {
+		return nil
+	}
+	reps, shares := m.strings(len(arr)), m.decimals(len(arr))
 	for i, s := range arr {
-		rep, err := str(get(s, "rep_id"), nil)
-		if err != nil {
+		if reps[i], err = str(get(s, "rep_id"), to); err != nil {
 			return fmt.Errorf("splits[%d].rep_id: %w", i, err)
 		}
-		share, err := decimalField(fmt.Sprintf("splits[%d].share", i), get(s, "share"), shareScale, sharePrecision)
-		if err != nil {
-			return err
+		if shares[i], err = decimalField("share", get(s, "share"), shareScale, sharePrecision); err != nil {
+			return fmt.Errorf("splits[%d].%w", i, err)
 		}
-		e.splitReps = append(e.splitReps, rep)
-		e.splitShares = append(e.splitShares, share)
 	}
+	e.splitReps, e.splitShares = reps, shares
 	return nil
 }
 
-func (e *event) decodeAttributes(v *fastjson.Value) error {
+func (e *event) decodeAttributes(v *fastjson.Value, to stringer, m *eventMem) error {
 	if v.Type() == fastjson.TypeNull {
 		return nil
 	}
@@ -259,19 +358,53 @@ func (e *event) decodeAttributes(v *fastjson.Value) error {
 	if err != nil {
 		return fmt.Errorf("attributes: want an object")
 	}
+	n := o.Len()
+	if n == 0 {
+		return nil
+	}
+	keys, values := m.strings(n), m.strings(n)
+	i := 0
 	o.Visit(func(k []byte, v *fastjson.Value) {
 		if err != nil {
 			return
 		}
-		var s string
-		if s, err = str(v, nil); err != nil {
+		if values[i], err = str(v, to); err != nil {
 			err = fmt.Errorf("attributes.%s: %w", k, err)
 			return
 		}
-		e.attrKeys = append(e.attrKeys, string(k))
-		e.attrValues = append(e.attrValues, s)
+		keys[i] = keep(to, k)
+		i++
 	})
+	e.attrKeys, e.attrValues = keys, values
 	return err
+}
+
+// eventMem supplies the slices and optional decimals of decoded events:
+// from slabs that live as long as the batch, or, with nil slabs, freshly
+// allocated.
+type eventMem struct {
+	strs *slab[string]
+	decs *slab[decimal.Decimal]
+}
+
+func (m *eventMem) strings(n int) []string {
+	if m == nil || m.strs == nil {
+		return make([]string, n)
+	}
+	return m.strs.take(n)
+}
+
+func (m *eventMem) decimals(n int) []decimal.Decimal {
+	if m == nil || m.decs == nil {
+		return make([]decimal.Decimal, n)
+	}
+	return m.decs.take(n)
+}
+
+func (m *eventMem) decimal(d decimal.Decimal) *decimal.Decimal {
+	p := &m.decimals(1)[0]
+	*p = d
+	return p
 }
 
 // errNotString is the error of a field that should be a string.

@@ -25,8 +25,11 @@ var creditsTable = &Table{
 }
 
 type creditRows struct {
-	p  fastjson.Parser
-	in interner
+	p     fastjson.Parser
+	in    interner
+	arena arena
+	strs  slab[string]
+	decs  slab[decimal.Decimal]
 
 	creditID, eventID, repID            []string
 	share                               []decimal.Decimal
@@ -65,9 +68,9 @@ func (r *creditRows) decode(v *fastjson.Value) (credit, error) {
 		}
 		switch string(k) {
 		case "credit_id":
-			c.creditID, ferr = str(v, nil)
+			c.creditID, ferr = str(v, &r.arena)
 		case "rep_id":
-			c.repID, ferr = str(v, nil)
+			c.repID, ferr = str(v, &r.arena)
 		case "via":
 			c.via, ferr = str(v, r.in)
 		case "share":
@@ -82,7 +85,7 @@ func (r *creditRows) decode(v *fastjson.Value) (credit, error) {
 				c.productRef, ferr = str(get(v, "product"), nil)
 			}
 		case "event":
-			c.event, ferr = decodeEvent(v, r.in)
+			c.event, ferr = decodeEvent(v, r.in, &r.arena, &eventMem{&r.strs, &r.decs})
 			c.hasEvent = ferr == nil
 			if ferr != nil {
 				ferr = fmt.Errorf("event.%w", ferr)
@@ -200,4 +203,7 @@ func (r *creditRows) Reset() {
 	r.margin, r.marginCurrency = r.margin[:0], r.marginCurrency[:0]
 	r.creditedAmount, r.creditedMargin, r.creditedQuantity = r.creditedAmount[:0], r.creditedMargin[:0], r.creditedQuantity[:0]
 	r.kafka.reset()
+	r.arena.reset()
+	r.strs.reset()
+	r.decs.reset()
 }

@@ -42,7 +42,7 @@ func (r *nudgeRows) Add(rec *kgo.Record) error {
 	}
 	var s [5]string // kind, program_id, period, rep_id, event_id
 	for i, f := range []string{"kind", "program_id", "period", "rep_id", "event_id"} {
-		in := r.in
+		var in stringer = r.in
 		if f == "rep_id" || f == "event_id" {
 			in = nil
 		}
@@ -130,7 +130,7 @@ func (r *awardRows) Add(rec *kgo.Record) error {
 	}
 	var s [5]string
 	for i, f := range []string{"badge", "program_id", "period", "rep_id", "event_id"} {
-		in := r.in
+		var in stringer = r.in
 		if f == "rep_id" || f == "event_id" {
 			in = nil
 		}

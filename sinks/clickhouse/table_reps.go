@@ -54,7 +54,7 @@ func (r *repRows) Add(rec *kgo.Record) error {
 			return errors.New("rep: want a JSON object")
 		}
 		for i, f := range []string{"name", "role", "team", "manager_id", "currency"} {
-			in := r.in
+			var in stringer = r.in
 			if f == "name" || f == "manager_id" {
 				in = nil
 			}

@@ -23,8 +23,11 @@ var salesTable = &Table{
 }
 
 type salesRows struct {
-	p  fastjson.Parser
-	in interner
+	p     fastjson.Parser
+	in    interner
+	arena arena
+	strs  slab[string]
+	decs  slab[decimal.Decimal]
 
 	eventID, source, txnID, typ, refTxnID []string
 	eventTime                             []time.Time
@@ -45,7 +48,7 @@ func (r *salesRows) Add(rec *kgo.Record) error {
 	if err != nil {
 		return err
 	}
-	e, err := decodeEvent(v, r.in)
+	e, err := decodeEvent(v, r.in, &r.arena, &eventMem{&r.strs, &r.decs})
 	if err != nil {
 		return err
 	}
@@ -97,4 +100,7 @@ func (r *salesRows) Reset() {
 	r.splitReps, r.splitShares = r.splitReps[:0], r.splitShares[:0]
 	r.attrKeys, r.attrValues = r.attrKeys[:0], r.attrValues[:0]
 	r.kafka.reset()
+	r.arena.reset()
+	r.strs.reset()
+	r.decs.reset()
 }
