@@ -13,5 +13,7 @@
 // re-published row replaces only itself; a tombstone removes one version.
 //
 // Tables is the in-memory form every stage that links or accrues reads.
-// Lookups are safe for concurrent use with updates.
+// Lookups are safe for concurrent use with updates. Global fills a Tables
+// from the ref.* topics and keeps it current; Publish writes a load of rows
+// to a topic in one transaction (`accrue ref load`).
 package reference
