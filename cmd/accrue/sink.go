@@ -34,9 +34,10 @@ inserts for a retryable reason the sink backs off and retries, holding at most
 two batches in memory (fetching pauses). An insert refused for good (a missing
 table or column) stops the sink with the server's error.
 
-Each topic is NAME or NAME=KIND, KIND one of: %s (a bare NAME is its own
-kind; NAME.rejected is a dead-letter topic). Run 'accrue clickhouse migrate'
-first.`, strings.Join(clickhouse.Kinds(), ", ")),
+Each topic is NAME or NAME=KIND, where KIND is one of
+  %s
+A bare NAME is its own kind, and NAME.rejected is a dead-letter topic.
+Run 'accrue clickhouse migrate' first.`, strings.Join(clickhouse.Kinds(), "\n  ")),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := f.options()
