@@ -1,0 +1,428 @@
+package accrue
+
+import (
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/connectors/canonical"
+	"github.com/accrue/accrue/pipeline"
+	"github.com/accrue/accrue/transforms/accrue/program"
+	"github.com/accrue/accrue/transforms/reference"
+)
+
+// TopicPayable is the topic of amounts that became payable (AppendPayable),
+// keyed by rep, for the wallet and payout services.
+const TopicPayable = "payouts.payable"
+
+// TopicCredits is the accrual stage's input of credits, keyed by
+// recipient rep (the linking stage's output).
+const TopicCredits = "sales.credited"
+
+// DefaultSweepInterval is how often, in wall-clock time, the accrual stage
+// sweeps a partition's state of the sales and periods its retention has
+// left behind (Engine.Sweep), and counts what is left.
+const DefaultSweepInterval = time.Minute
+
+// Config configures the accrual stage's Processor. Tables and Catalog are
+// required; every topic has the catalogue's name by default.
+type Config struct {
+	// Tables are the reference data (reps, products, FX), kept current
+	// by a reference.Global.
+	Tables *reference.Tables
+	// Catalog holds the published programs, kept current by Programs.
+	Catalog *program.Catalog
+	// Version tells when Catalog changed (Programs.Version): the engine
+	// is built again, before the next record, whenever it moves. Default:
+	// the catalog never changes.
+	Version func() uint64
+	// Overrides is the stage's own topic of override records
+	// (TopicOverrides), an input as well as an output; every other input
+	// topic carries credits.
+	Overrides string
+	// Output topics, keyed by rep: TopicAccruals, TopicAttainment,
+	// TopicNudges, TopicAwards and TopicPayable by default.
+	Accruals, Attainment, Nudges, Awards, Payable string
+	// Retention is how long, in event time, sales and periods are kept;
+	// default DefaultRetention.
+	Retention time.Duration
+	// SweepInterval is DefaultSweepInterval unless set.
+	SweepInterval time.Duration
+	// TickInterval is the stage's (pipeline.Config.TickInterval): a
+	// partition neither processed nor ticked for many intervals is taken
+	// as no longer owned. Default pipeline.DefaultTickInterval.
+	TickInterval time.Duration
+	// Metrics receives the stage's figures; nil records none.
+	Metrics *Metrics
+	// Logger receives the stage's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Processor is the accrual stage: a keyed pipeline.Processor over
+// sales.credited and TopicOverrides, both keyed by rep and co-partitioned,
+// with state State (Codec). For each record it
+//
+//   - applies a credit (DecodeCredit) or an override record
+//     (DecodeOverride) with the Engine, against the partition's state;
+//   - emits, in the same transaction, the accrual deltas to Accruals, the
+//     statement snapshots to Attainment, the nudges and awards, each
+//     accrual's payable amount to Payable (AppendPayable), all keyed by
+//     rep, and the override records for the managers to Overrides, keyed
+//     by manager, to come back on the manager's partition;
+//   - or rejects it, changing nothing: the engine's reasons, and
+//     invalid_input for a record that cannot be read or is keyed by
+//     another rep than the one it credits.
+//
+// The Engine is built from Catalog and built again whenever Version moves,
+// before the next record: a program published while the stage runs
+// applies to the credits processed after it arrives. A version the engine
+// refuses beside the others of its id (another currency, period kind,
+// measure or time zone) is left out, logged and counted, and the rest are
+// used, so the stage goes on computing as before that version was
+// published. Every instance must see every program, and the reference
+// data, before its first record (Programs.WaitReady,
+// reference.Global.WaitReady).
+//
+// The stage's ticks (pipeline.Ticker) sweep each partition's state every
+// SweepInterval (Engine.Sweep, up to the partition's event-time watermark
+// less Retention).
+type Processor struct {
+	cfg    Config
+	log    *slog.Logger
+	engine *Engine
+	built  uint64
+	parts  map[int32]*partClock
+	// hint sizes the buffer of the next record's outputs.
+	hint int
+}
+
+var (
+	_ pipeline.Processor[State] = (*Processor)(nil)
+	_ pipeline.Ticker[State]    = (*Processor)(nil)
+)
+
+// partClock is what the processor knows of one partition: its event-time
+// watermark (in memory: after a restart it starts again from the records
+// that arrive), its last sweep, and the state it counted then.
+type partClock struct {
+	watermark time.Time
+	seen      time.Time // last Process or Tick, wall clock
+	swept     time.Time // last sweep, wall clock
+	periods   int
+	sales     int
+}
+
+// NewProcessor builds the accrual stage's processor and its first engine.
+func NewProcessor(cfg Config) (*Processor, error) {
+	if cfg.Tables == nil || cfg.Catalog == nil {
+		return nil, errors.New("accrue: the stage needs reference Tables and a program Catalog")
+	}
+	if cfg.Version == nil {
+		cfg.Version = func() uint64 { return 0 }
+	}
+	for _, t := range []struct {
+		dst *string
+		def string
+	}{{&cfg.Overrides, TopicOverrides}, {&cfg.Accruals, TopicAccruals}, {&cfg.Attainment, TopicAttainment},
+		{&cfg.Nudges, TopicNudges}, {&cfg.Awards, TopicAwards}, {&cfg.Payable, TopicPayable}} {
+		if *t.dst == "" {
+			*t.dst = t.def
+		}
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = pipeline.DefaultTickInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "accrual"), parts: map[int32]*partClock{}, hint: 2048}
+	p.built = cfg.Version()
+	p.engine = p.build(nil)
+	return p, nil
+}
+
+// Engine is the engine the processor applies records with now.
+func (p *Processor) Engine() *Engine { return p.engine }
+
+// refresh builds the engine again when the catalog changed.
+func (p *Processor) refresh() {
+	if v := p.cfg.Version(); v != p.built {
+		p.built = v
+		p.engine = p.build(p.engine)
+	}
+}
+
+// build makes an engine of the catalog's programs, leaving out the
+// versions the engine refuses; old is kept should even that fail.
+func (p *Processor) build(old *Engine) *Engine {
+	progs := CatalogPrograms(p.cfg.Catalog)
+	e, refused, err := BuildEngine(progs, p.cfg.Tables)
+	for _, r := range refused {
+		p.log.Error("program version left out: the engine refuses it beside the other versions of its id", "problem", r)
+	}
+	switch {
+	case err != nil && old != nil:
+		p.log.Error("the programs changed but no engine could be built of them; going on with the programs as they were", "err", err)
+		e = old
+	case err != nil:
+		p.log.Error("no engine could be built of the programs; computing none", "err", err)
+		e, _ = New(nil, p.cfg.Tables)
+	}
+	p.cfg.Metrics.built(len(refused), len(progs)-len(refused))
+	if old != nil {
+		p.log.Info("programs changed: engine built again", "programs", e.Programs(), "versions_left_out", len(refused))
+	}
+	return e
+}
+
+// BuildEngine builds an Engine of programs, as New does; where New refuses
+// the set, it leaves out each version that New refuses beside the lower
+// versions of its id it has kept (another currency, period kind, measure
+// or time zone, a currency without minor unit) and builds of the rest.
+// refused says what was left out and why; err is New's error should even
+// the rest be refused.
+func BuildEngine(programs []*program.Program, tables *reference.Tables) (e *Engine, refused []string, err error) {
+	if e, err = New(programs, tables); err == nil {
+		return e, nil, nil
+	}
+	byID := map[string][]*program.Program{}
+	var ids []string
+	for _, v := range programs {
+		if v == nil {
+			continue
+		}
+		if _, ok := byID[v.ID]; !ok {
+			ids = append(ids, v.ID)
+		}
+		byID[v.ID] = append(byID[v.ID], v)
+	}
+	var kept []*program.Program
+	for _, id := range ids {
+		vs := byID[id]
+		// Lowest version first: the one published later is the one
+		// that does not fit.
+		slices.SortFunc(vs, func(a, b *program.Program) int { return a.Version - b.Version })
+		var ok []*program.Program
+		for _, v := range vs {
+			try := append(append(make([]*program.Program, 0, len(ok)+1), ok...), v)
+			if _, err := New(try, nil); err != nil {
+				refused = append(refused, strings.TrimPrefix(err.Error(), ErrPrograms.Error()+": "))
+				continue
+			}
+			ok = try
+		}
+		kept = append(kept, ok...)
+	}
+	e, err = New(kept, tables)
+	return e, refused, err
+}
+
+// Process implements pipeline.Processor.
+func (p *Processor) Process(c *pipeline.Context[State], rec *kgo.Record) error {
+	p.refresh()
+	pc := p.clock(rec.Partition, time.Time{})
+	var out Output
+	var err error
+	override := rec.Topic == p.cfg.Overrides
+	if override {
+		o, derr := DecodeOverride(rec.Value)
+		if derr != nil {
+			return &pipeline.Reject{Reason: ReasonInvalidInput, Err: derr}
+		}
+		if string(rec.Key) != o.ManagerID {
+			return pipeline.Rejectf(ReasonInvalidInput, "manager_id", "the record is keyed %q, not by its manager %q", rec.Key, o.ManagerID)
+		}
+		out, err = p.engine.ApplyOverride(c, o)
+	} else {
+		cr, derr := DecodeCredit(rec.Value)
+		if derr != nil {
+			return &pipeline.Reject{Reason: ReasonInvalidInput, Err: derr}
+		}
+		if verr := cr.Event.Validate(); verr != nil {
+			rj := &pipeline.Reject{Reason: ReasonInvalidInput, Err: verr}
+			var fe *canonical.FieldError
+			if errors.As(verr, &fe) {
+				rj.Field = "event." + fe.Field
+			}
+			return rj
+		}
+		if string(rec.Key) != cr.RepID {
+			return pipeline.Rejectf(ReasonInvalidInput, "rep_id", "the record is keyed %q, not by its recipient %q", rec.Key, cr.RepID)
+		}
+		if t := cr.Event.EventTime; t.After(pc.watermark) {
+			pc.watermark = t
+		}
+		out, err = p.engine.ApplyCredit(c, cr)
+	}
+	if err != nil {
+		return err
+	}
+	p.emit(c, &out)
+	p.cfg.Metrics.applied(override, &out)
+	return nil
+}
+
+// emit writes out's records: keys and values share one buffer, cut into
+// records that the runtime owns once emitted.
+func (p *Processor) emit(c *pipeline.Context[State], out *Output) {
+	b := make([]byte, 0, p.hint)
+	send := func(topic string, k, v int) {
+		c.Emit(topic, b[k:v:v], b[v:len(b):len(b)])
+	}
+	for i := range out.Accruals {
+		a := &out.Accruals[i]
+		k := len(b)
+		b = append(b, a.RepID...)
+		v := len(b)
+		b = a.AppendJSON(b)
+		send(p.cfg.Accruals, k, v)
+		k = len(b)
+		b = append(b, a.RepID...)
+		v = len(b)
+		b = AppendPayable(b, a)
+		send(p.cfg.Payable, k, v)
+	}
+	for i := range out.Snapshots {
+		s := &out.Snapshots[i]
+		k := len(b)
+		b = append(b, s.RepID...)
+		v := len(b)
+		b = s.AppendJSON(b)
+		send(p.cfg.Attainment, k, v)
+	}
+	for i := range out.Nudges {
+		n := &out.Nudges[i]
+		k := len(b)
+		b = append(b, n.RepID...)
+		v := len(b)
+		b = n.AppendJSON(b)
+		send(p.cfg.Nudges, k, v)
+	}
+	for i := range out.Awards {
+		a := &out.Awards[i]
+		k := len(b)
+		b = append(b, a.RepID...)
+		v := len(b)
+		b = a.AppendJSON(b)
+		send(p.cfg.Awards, k, v)
+	}
+	for i := range out.Overrides {
+		o := &out.Overrides[i]
+		k := len(b)
+		b = append(b, o.ManagerID...)
+		v := len(b)
+		b = o.AppendJSON(b)
+		send(p.cfg.Overrides, k, v)
+	}
+	p.hint = min(max(512, len(b)+len(b)/4), 64<<10)
+}
+
+// AppendPayable appends the payouts.payable record of an accrual: the
+// change of what the rep is owed under one program in one period, in the
+// program's currency, negative for a clawback. The accrual's id is the
+// idempotency key: a payout service that has seen it has seen this amount.
+//
+//	{"idempotency_key":"erp:SO-1:sale/R-17#ae/2026-11/R-17","program_id":"ae","program_version":3,
+//	 "period":"2026-11","rep_id":"R-17","currency":"USD","amount":"25.00","event_id":"erp:SO-1:sale"}
+func AppendPayable(b []byte, a *Accrual) []byte {
+	b = strField(append(b, '{'), "idempotency_key", a.ID)
+	b = strField(b, "program_id", a.ProgramID)
+	b = intField(b, "program_version", int64(a.ProgramVersion))
+	b = strField(b, "period", a.Period)
+	b = strField(b, "rep_id", a.RepID)
+	b = strField(b, "currency", a.Currency)
+	b = decField(b, "amount", a.Delta, a.MinorUnits)
+	b = strField(b, "event_id", a.EventID)
+	return append(b, '}')
+}
+
+// Tick implements pipeline.Ticker: every SweepInterval it sweeps the
+// partition's state (Engine.Sweep) and counts what is left.
+func (p *Processor) Tick(c *pipeline.Context[State], partition int32, now time.Time) {
+	p.refresh()
+	pc := p.clock(partition, now)
+	p.prune(now)
+	if now.Sub(pc.swept) < p.cfg.SweepInterval {
+		return
+	}
+	pc.swept = now
+	cs := &countingStore{c: c}
+	removed := 0
+	if !pc.watermark.IsZero() {
+		removed = p.engine.Sweep(cs, pc.watermark, p.cfg.Retention)
+	} else {
+		cs.Scan(func(string, State) bool { return true })
+	}
+	p.cfg.Metrics.state(cs.periods-pc.periods, cs.sales-pc.sales, removed)
+	pc.periods, pc.sales = cs.periods, cs.sales
+}
+
+// clock returns partition's clock; now, when not zero, marks it seen.
+func (p *Processor) clock(partition int32, now time.Time) *partClock {
+	pc := p.parts[partition]
+	if pc == nil {
+		pc = &partClock{}
+		p.parts[partition] = pc
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	pc.seen = now
+	return pc
+}
+
+// prune forgets partitions neither processed nor ticked for a long while:
+// the instance no longer owns them (an owned partition is ticked every
+// TickInterval), and their state must not count here.
+func (p *Processor) prune(now time.Time) {
+	horizon := max(30*time.Second, 10*p.cfg.TickInterval)
+	for part, pc := range p.parts {
+		if now.Sub(pc.seen) > horizon {
+			p.cfg.Metrics.state(-pc.periods, -pc.sales, 0)
+			delete(p.parts, part)
+		}
+	}
+}
+
+// countingStore counts a partition's periods and sales as a sweep scans
+// and deletes them.
+type countingStore struct {
+	c              *pipeline.Context[State]
+	periods, sales int
+}
+
+func (s *countingStore) Get(k string) (State, bool) { return s.c.Get(k) }
+func (s *countingStore) Put(k string, v State)      { s.c.Put(k, v) }
+
+func (s *countingStore) Delete(k string) {
+	if v, ok := s.c.Get(k); ok {
+		s.count(v, -1)
+	}
+	s.c.Delete(k)
+}
+
+func (s *countingStore) Scan(fn func(string, State) bool) {
+	s.c.Scan(func(k string, v State) bool {
+		s.count(v, 1)
+		return fn(k, v)
+	})
+}
+
+func (s *countingStore) count(v State, n int) {
+	switch {
+	case v.Period != nil:
+		s.periods += n
+	case v.Sale != nil:
+		s.sales += n
+	}
+}

@@ -1,0 +1,107 @@
+package accrue
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the accrual stage's own figures, beside the runtime's
+// (records in and out per topic, dead letters by reason in
+// accrue_stage_rejects_total, state keys), which count committed
+// transactions only. These are counted as records are processed: a record
+// of a batch whose transaction aborts is counted again when it is
+// processed again. A nil *Metrics records nothing.
+type Metrics struct {
+	credits, overrides prometheus.Counter
+	deltas             prometheus.Counter
+	expired            prometheus.Counter
+	builds             prometheus.Counter
+	refused            prometheus.Counter
+	swept              prometheus.Counter
+	versions           atomic.Int64
+	periods, sales     atomic.Int64
+}
+
+// NewMetrics creates the accrual stage's collectors and registers them with
+// reg (one set per registry).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{}
+	inputs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "inputs_total",
+		Help: "Inputs applied (not rejected): credits of sales.credited and override records, by kind.",
+	}, []string{"kind"})
+	m.credits = inputs.WithLabelValues("credit")
+	m.overrides = inputs.WithLabelValues("override")
+	m.deltas = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "deltas_total",
+		Help: "Accrual deltas emitted (changes of a rep's reported earned in a program's period).",
+	})
+	m.expired = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "clawback_window_expired_total",
+		Help: "Returns and cancels that changed nothing in a program because they came after its clawback window, per program.",
+	})
+	m.builds = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "engine_builds_total",
+		Help: "Engines built from the program catalog: at start and whenever it changed.",
+	})
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "versions_refused_total",
+		Help: "Program versions left out of an engine build because they do not fit the other versions of their id.",
+	})
+	m.swept = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "swept_total",
+		Help: "Sales and periods forgotten because they are older than the retention (event time).",
+	})
+	entries := func(kind string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "accrue", Subsystem: "accrual", Name: "state_entries",
+			Help:        "State entries of the partitions this instance owns, by kind (period: a program, period and rep; sale: a sale of a rep), as of each partition's last sweep.",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(v.Load()) })
+	}
+	reg.MustRegister(inputs, m.deltas, m.expired, m.builds, m.refused, m.swept,
+		entries("period", &m.periods), entries("sale", &m.sales),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "accrue", Subsystem: "accrual", Name: "engine_versions",
+			Help: "Program versions the engine computes now.",
+		}, func() float64 { return float64(m.versions.Load()) }))
+	return m
+}
+
+func (m *Metrics) applied(override bool, out *Output) {
+	if m == nil {
+		return
+	}
+	if override {
+		m.overrides.Inc()
+	} else {
+		m.credits.Inc()
+	}
+	if n := len(out.Accruals); n > 0 {
+		m.deltas.Add(float64(n))
+	}
+	if n := len(out.Expired); n > 0 {
+		m.expired.Add(float64(n))
+	}
+}
+
+func (m *Metrics) built(refused, versions int) {
+	if m == nil {
+		return
+	}
+	m.builds.Inc()
+	m.refused.Add(float64(refused))
+	m.versions.Store(int64(versions))
+}
+
+func (m *Metrics) state(periods, sales, swept int) {
+	if m == nil {
+		return
+	}
+	m.periods.Add(int64(periods))
+	m.sales.Add(int64(sales))
+	if swept > 0 {
+		m.swept.Add(float64(swept))
+	}
+}
