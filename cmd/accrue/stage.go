@@ -120,6 +120,7 @@ it prints its owned state as one JSON line: {"state_keys":…,"state_total":…}
 	cmd.AddCommand(count)
 	cmd.AddCommand(newIngestStageCmds(g)...)
 	cmd.AddCommand(newLinkStageCmd(g))
+	cmd.AddCommand(newAccrueStageCmd(g))
 	return cmd
 }
 
