@@ -102,7 +102,9 @@ var (
 	_ pipeline.Ticker[Entry]    = (*Processor)(nil)
 )
 
-// NewProcessor builds the linking stage's processor.
+// NewProcessor builds the linking stage's processor. Start its stage only
+// once the tables hold the reference data (reference.Global.WaitReady), or
+// events would be parked for data that is merely not read yet.
 func NewProcessor(cfg Config) (*Processor, error) {
 	if cfg.Linker == nil || cfg.Linker.Tables == nil || cfg.Deduper == nil {
 		return nil, errors.New("link: the stage needs a Linker with Tables and a Deduper")
