@@ -1,0 +1,319 @@
+package benchmarks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/shopspring/decimal"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/connectors/canonical"
+	ddl "github.com/accrue/accrue/deploy/clickhouse"
+	pt "github.com/accrue/accrue/pipeline/pipelinetest"
+	"github.com/accrue/accrue/sinks/clickhouse"
+)
+
+// BenchmarkClickHouseSink measures the rows/s the ClickHouse sink writes
+// clean sales (table sales, 22 columns) from a Kafka topic, against a plain
+// clickhouse-go batch insert of the same rows (PrepareBatch with the same
+// column list, Append per row, Send per 50,000 rows) from memory,
+// alternating in one run. It reports both rates and their ratio
+// (sink/plain), then runs the sink again with records arriving at half its
+// measured rate and reports the latency from each record's Kafka timestamp
+// to ClickHouse's acknowledgement of its row (p50, p99).
+//
+//	go test ./benchmarks -run '^$' -bench ClickHouseSink -benchtime 3x
+//
+// Needs ACCRUE_KAFKA_BROKERS and ACCRUE_CLICKHOUSE_ADDR
+// (deploy/local/stack.sh up).
+func BenchmarkClickHouseSink(b *testing.B) {
+	brokers := pt.RealBrokers(b)
+	o := benchDatabase(b)
+	conn, err := o.Open(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+
+	const n = 300_000
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	topic := "bench-sales-" + suffix
+	pt.CreateTopics(b, brokers, benchPartitions, []string{topic})
+	produceSales(b, brokers, topic, 0, n, 0)
+	rows := salesRows(b, pt.ReadAll(b, brokers, topic))
+
+	var plainDur, sinkDur time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		truncate(b, conn, "sales")
+		plainDur += plainInsert(b, conn, rows)
+		truncate(b, conn, "sales")
+		sinkDur += sinkRun(b, brokers, conn, topic, fmt.Sprintf("bench-sink-%s-%d", suffix, i), n)
+	}
+	b.StopTimer()
+	plain := float64(n*b.N) / plainDur.Seconds()
+	sink := float64(n*b.N) / sinkDur.Seconds()
+	b.ReportMetric(plain, "plain_rows/s")
+	b.ReportMetric(sink, "sink_rows/s")
+	b.ReportMetric(sink/plain, "ratio")
+
+	p50, p99 := sinkLatency(b, brokers, conn, suffix, sink/2, 20*time.Second)
+	b.ReportMetric(float64(p50.Milliseconds()), "p50_ms")
+	b.ReportMetric(float64(p99.Milliseconds()), "p99_ms")
+	b.ReportMetric(0, "ns/op") // the rates above are the figures
+}
+
+// benchDatabase migrates a database of its own and drops it at the end.
+func benchDatabase(b *testing.B) clickhouse.Options {
+	o := clickhouse.Options{Addr: []string{pt.ClickHouseAddr(b)}, Database: fmt.Sprintf("accrue_bench_%d", time.Now().UnixNano())}
+	ms, err := clickhouse.LoadMigrations(ddl.Migrations)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := clickhouse.Migrate(ctx, o, ms, clickhouse.MigrateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		o2 := o
+		o2.Database = "system"
+		conn, err := o2.Open(context.Background())
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer conn.Close()
+		if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+o.Database); err != nil {
+			b.Error(err)
+		}
+	})
+	return o
+}
+
+func truncate(b *testing.B, conn driver.Conn, table string) {
+	if err := conn.Exec(context.Background(), "TRUNCATE TABLE "+table); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchSale is the i-th sale: a CRM-like event with an account, a product,
+// a quantity and an attribute.
+func benchSale(i int) canonical.Event {
+	return canonical.Event{
+		Source: "crm-na", TxnID: "O-" + strconv.Itoa(i), Type: canonical.Sale,
+		EventTime: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
+		RepID:     "R-" + strconv.Itoa(i%5000), AccountID: "A-" + strconv.Itoa(i%20000), ProductID: "P-" + strconv.Itoa(i%300),
+		Quantity:   decimal.NewNullDecimal(decimal.New(int64(1+i%5), 0)),
+		Amount:     canonical.Money{Value: decimal.New(int64(10000+i*37%900000), -2), Currency: "USD"},
+		Attributes: map[string]string{"channel": "online"},
+	}
+}
+
+// produceSales writes sales [from, to) to topic; rate > 0 paces them at
+// that many a second.
+func produceSales(b *testing.B, brokers []string, topic string, from, to int, rate float64) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000), kgo.UnknownTopicRetries(50))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	start := time.Now()
+	for i := from; i < to; i++ {
+		e := benchSale(i)
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(e.Key()), Value: e.AppendJSON(nil)}, nil)
+		if rate > 0 && i%100 == 99 {
+			if ahead := time.Duration(float64(i-from+1)/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// saleRow is one row of table sales as the plain insert appends it.
+type saleRow struct {
+	eventID, source, txnID, typ, refTxnID string
+	eventTime                             time.Time
+	repID, accountID, productID           string
+	quantity                              *decimal.Decimal
+	amount                                decimal.Decimal
+	currency                              string
+	margin                                *decimal.Decimal
+	marginCurrency                        string
+	splitReps                             []string
+	splitShares                           []decimal.Decimal
+	attrKeys, attrValues                  []string
+	topic                                 string
+	partition                             int32
+	offset                                int64
+	kafkaTime                             time.Time
+}
+
+// salesRows decodes the records into rows, outside the clock.
+func salesRows(b *testing.B, recs []*kgo.Record) []saleRow {
+	out := make([]saleRow, 0, len(recs))
+	for _, r := range recs {
+		var e canonical.Event
+		if err := json.Unmarshal(r.Value, &e); err != nil {
+			b.Fatal(err)
+		}
+		row := saleRow{eventID: e.EventID, source: e.Source, txnID: e.TxnID, typ: string(e.Type), refTxnID: e.RefTxnID,
+			eventTime: e.EventTime, repID: e.RepID, accountID: e.AccountID, productID: e.ProductID,
+			amount: e.Amount.Value, currency: e.Amount.Currency,
+			topic: r.Topic, partition: r.Partition, offset: r.Offset, kafkaTime: r.Timestamp}
+		if e.Quantity.Valid {
+			q := e.Quantity.Decimal
+			row.quantity = &q
+		}
+		keys := make([]string, 0, len(e.Attributes))
+		for k := range e.Attributes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			row.attrKeys = append(row.attrKeys, k)
+			row.attrValues = append(row.attrValues, e.Attributes[k])
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// plainInsert is the baseline: clickhouse-go's batch API as its
+// documentation shows it, with the sink's column list and batch size.
+func plainInsert(b *testing.B, conn driver.Conn, rows []saleRow) time.Duration {
+	ctx := context.Background()
+	insert := clickhouse.Tables["sales.clean"].Insert()
+	start := time.Now()
+	for from := 0; from < len(rows); from += 50_000 {
+		batch, err := conn.PrepareBatch(ctx, insert)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range rows[from:min(from+50_000, len(rows))] {
+			if err := batch.Append(r.eventID, r.source, r.txnID, r.typ, r.refTxnID, r.eventTime,
+				r.repID, r.accountID, r.productID, r.quantity, r.amount, r.currency,
+				r.margin, r.marginCurrency, r.splitReps, r.splitShares, r.attrKeys, r.attrValues,
+				r.topic, r.partition, r.offset, r.kafkaTime); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			b.Fatal(err)
+		}
+		batch.Close()
+	}
+	return time.Since(start)
+}
+
+// firstFetch records when the sink's client buffered its first record.
+type firstFetch struct{ at atomic.Int64 }
+
+func (f *firstFetch) OnFetchRecordBuffered(*kgo.Record) {
+	if f.at.Load() == 0 {
+		f.at.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
+// sinkRun runs the sink over topic, as `accrue sink clickhouse` would
+// (batches of 50,000, 1s), with a fresh group, until n records are
+// acknowledged; the clock runs from the first record fetched to the last
+// acknowledgement.
+func sinkRun(b *testing.B, brokers []string, conn driver.Conn, topic, group string, n int) time.Duration {
+	var ff firstFetch
+	var acked atomic.Int64
+	var last atomic.Int64
+	done := make(chan struct{})
+	s, err := clickhouse.NewSink(clickhouse.Config{
+		Brokers: brokers, Topics: map[string]*clickhouse.Table{topic: clickhouse.Tables["sales.clean"]}, Group: group,
+		Conn: conn, Logger: slog.New(slog.DiscardHandler), ClientOpts: []kgo.Opt{kgo.WithHooks(&ff)},
+		OnAck: func(a clickhouse.Ack) {
+			if acked.Add(int64(a.Records)) == int64(n) {
+				last.Store(a.At.UnixNano())
+				close(done)
+			}
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	select {
+	case <-done:
+	case err := <-errc:
+		b.Fatalf("sink stopped: %v", err)
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("sink acknowledged %d of %d records in 5 minutes", acked.Load(), n)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(last.Load() - ff.at.Load())
+}
+
+// sinkLatency runs the sink while records arrive at rate a second for d,
+// and returns the p50 and p99 of the time from each record's Kafka
+// timestamp (set when it was produced) to ClickHouse's acknowledgement.
+func sinkLatency(b *testing.B, brokers []string, conn driver.Conn, suffix string, rate float64, d time.Duration) (p50, p99 time.Duration) {
+	topic := "bench-sales-live-" + suffix
+	pt.CreateTopics(b, brokers, benchPartitions, []string{topic})
+	truncate(b, conn, "sales")
+	n := int(rate * d.Seconds())
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, n)
+	done := make(chan struct{})
+	s, err := clickhouse.NewSink(clickhouse.Config{
+		Brokers: brokers, Topics: map[string]*clickhouse.Table{topic: clickhouse.Tables["sales.clean"]},
+		Group: "bench-sink-live-" + suffix, Conn: conn, Logger: slog.New(slog.DiscardHandler),
+		OnAck: func(a clickhouse.Ack) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ts := range a.KafkaTimes {
+				for _, t := range ts {
+					lat = append(lat, a.At.Sub(t))
+				}
+			}
+			if len(lat) == n {
+				close(done)
+			}
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	time.Sleep(3 * time.Second) // joined and idle: the clock is the records'
+	produceSales(b, brokers, topic, 0, n, rate)
+	select {
+	case <-done:
+	case err := <-errc:
+		b.Fatalf("sink stopped: %v", err)
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("sink acknowledged %d of %d live records", len(lat), n)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.Logf("latency at %.0f records/s over %v: p50 %v, p99 %v, max %v", rate, d, lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
