@@ -307,6 +307,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	cur := <-free
 	pending := 0
 	handOver := func() bool {
+		n := cur.records // cur is the writer's once handed over
 		select {
 		case full <- cur:
 		default:
@@ -324,7 +325,7 @@ func (s *Sink) Run(ctx context.Context) error {
 			cl.ResumeFetchTopics(s.topics...)
 			s.m.setPaused(false)
 		}
-		pending = cur.records
+		pending = n
 		cur = <-free
 		return true
 	}
