@@ -1,12 +1,14 @@
 package accrue
 
 import (
+	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/transforms/accrue/program"
-	"github.com/accrue/accrue/transforms/currency"
+
 	"github.com/accrue/accrue/transforms/link"
 	"github.com/accrue/accrue/transforms/reference"
 	"github.com/shopspring/decimal"
@@ -78,7 +80,7 @@ func (e *Engine) ApplyOverride(s Store, o *OverrideCredit) (Output, error) {
 	}
 	tx := e.begin(s, o.ID, o.EventID)
 	t := tx.period(f, o.Period, o.ManagerID)
-	t.cur.Override = t.cur.Override.Add(o.Amount)
+	t.cur.Override = add(t.cur.Override, o.Amount)
 	t.parts = append(t.parts, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID,
 		Rate: decimal.NewNullDecimal(o.Rate), Amount: o.Amount})
 	e.commit(tx, &out)
@@ -94,6 +96,10 @@ type tx struct {
 	touched []*touched
 	sale    *SaleState
 	saleKey string
+	// The first few touched live here: most inputs touch one period, an
+	// override record always exactly one.
+	buf  [4]touched
+	ptrs [4]*touched
 }
 
 // touched is one (program, period, rep) an input changed.
@@ -108,7 +114,9 @@ type touched struct {
 }
 
 func (e *Engine) begin(s Store, inputID, eventID string) *tx {
-	return &tx{s: s, inputID: inputID, eventID: eventID}
+	t := &tx{s: s, inputID: inputID, eventID: eventID}
+	t.touched = t.ptrs[:0]
+	return t
 }
 
 // period is the working copy of a rep's figures in a program's period.
@@ -119,7 +127,13 @@ func (t *tx) period(f *family, label, repID string) *touched {
 			return w
 		}
 	}
-	w := &touched{key: key, f: f}
+	var w *touched
+	if n := len(t.touched); n < len(t.buf) {
+		w = &t.buf[n]
+	} else {
+		w = new(touched)
+	}
+	w.key, w.f = key, f
 	if st, ok := t.s.Get(key); ok && st.Period != nil {
 		w.cur = st.Period.clone()
 	} else {
@@ -133,12 +147,34 @@ func (t *tx) period(f *family, label, repID string) *touched {
 
 // candidate is a program version that admits an event, with what it needs.
 type candidate struct {
-	f       *family
-	v       *program.Program
-	local   reference.Date
-	rate    decimal.Decimal // amount currency → program currency
-	mrate   decimal.Decimal // margin currency → program currency
-	matched []int           // spiffs whose when matches
+	f     *family
+	v     *version
+	local reference.Date
+	rate  decimal.Decimal // amount currency → program currency
+	mrate decimal.Decimal // margin currency → program currency
+	// matched are the spiffs whose when matches, by index: the first 64
+	// as bits, any others listed.
+	matched uint64
+	more    []int
+}
+
+// spiffs calls fn with the index of each spiff whose when matched, in
+// order.
+func (p *candidate) spiffs(fn func(i int)) {
+	for m := p.matched; m != 0; m &= m - 1 {
+		fn(bits.TrailingZeros64(m))
+	}
+	for _, i := range p.more {
+		fn(i)
+	}
+}
+
+// rate is the rate converting from into the family's currency on day.
+func (e *Engine) rate(from string, f *family, day reference.Date) (decimal.Decimal, bool) {
+	if from == f.currency {
+		return one, true
+	}
+	return e.tables.Rate(from, f.currency, day)
 }
 
 // credit applies a sale or an adjustment.
@@ -152,9 +188,10 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 	// Checks first: the programs that admit the event and the rates they
 	// need. None of this depends on the recipient.
 	var env *program.Env
-	plans := make([]candidate, 0, len(e.families))
+	var buf [8]candidate
+	plans := buf[:0]
 	for _, f := range e.families {
-		local := program.LocalDate(ev.EventTime, f.loc)
+		local := localDate(ev.EventTime, f.loc)
 		v := f.inForce(local)
 		if v == nil {
 			continue
@@ -179,18 +216,22 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 					return pipeline.Rejectf(ReasonExpressionFailed, "", "program %s v%d: spiff %s: %v", v.ID, v.Version, sp.ID, err)
 				}
 				if ok {
-					p.matched = append(p.matched, i)
+					if i < 64 {
+						p.matched |= 1 << i
+					} else {
+						p.more = append(p.more, i)
+					}
 					needAmount = needAmount || sp.Rate.Valid
 				}
 			}
 		}
 		if needAmount {
-			if p.rate, ok = e.tables.Rate(ev.Amount.Currency, f.currency, day); !ok {
+			if p.rate, ok = e.rate(ev.Amount.Currency, f, day); !ok {
 				return pipeline.Rejectf(ReasonFXRateMissing, "amount.currency", "no %s→%s rate on %s (program %s)", ev.Amount.Currency, f.currency, day, f.id)
 			}
 		}
 		if v.Credit.Measure == program.Margin && ev.Margin != nil {
-			if p.mrate, ok = e.tables.Rate(ev.Margin.Currency, f.currency, day); !ok {
+			if p.mrate, ok = e.rate(ev.Margin.Currency, f, day); !ok {
 				return pipeline.Rejectf(ReasonFXRateMissing, "margin.currency", "no %s→%s rate on %s (program %s)", ev.Margin.Currency, f.currency, day, f.id)
 			}
 		}
@@ -213,35 +254,41 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 		label := periodLabel(p.f.period, p.local)
 		w := t.period(p.f, label, c.RepID)
 		contrib, rate := e.contribution(p, c)
-		w.cur.Measure = w.cur.Measure.Add(contrib)
+		w.cur.Measure = add(w.cur.Measure, contrib)
 		if ev.Type == canonical.Sale {
-			w.cur.Count = w.cur.Count.Add(c.Share)
+			w.cur.Count = add(w.cur.Count, c.Share)
 		}
 		var spiffs []Amount
-		for _, si := range p.matched {
-			sp := &p.v.Spiffs[si]
-			var amt decimal.Decimal
-			if sp.Fixed.Valid {
-				amt = sp.Fixed.Decimal.Mul(c.Share)
+		if p.matched != 0 || p.more != nil {
+			// The credited amount: amount × share × rate, as an amount
+			// program's contribution is.
+			var credited decimal.Decimal
+			if p.v.Credit.Measure == program.Amount {
+				credited = contrib
 			} else {
-				amt = sp.Rate.Decimal.Mul(ev.Amount.Value.Mul(c.Share).Mul(p.rate))
+				credited = mul(mul(ev.Amount.Value, c.Share), p.rate)
 			}
-			spiffs = addAmount(spiffs, sp.ID, amt)
-			w.cur.Spiffs = addAmount(w.cur.Spiffs, sp.ID, amt)
-			w.parts = append(w.parts, Part{Kind: "spiff", SpiffID: sp.ID, Amount: amt})
+			p.spiffs(func(si int) {
+				sp := &p.v.Spiffs[si]
+				var amt decimal.Decimal
+				if sp.Fixed.Valid {
+					amt = mul(sp.Fixed.Decimal, c.Share)
+				} else {
+					amt = mul(sp.Rate.Decimal, credited)
+				}
+				spiffs = addAmount(spiffs, sp.ID, amt)
+				w.cur.Spiffs = addAmount(w.cur.Spiffs, sp.ID, amt)
+				w.parts = append(w.parts, Part{Kind: "spiff", SpiffID: sp.ID, Amount: amt})
+			})
 		}
 		var chain []Manager
-		if pays(p.v) && !contrib.IsZero() {
-			chain = e.chain(c.RepID, day, p.v.Overrides)
-			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, p.v, label, c.RepID, chain, contrib)
+		if p.v.pays && !contrib.IsZero() {
+			chain = e.chain(c.RepID, day, p.v)
+			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, p.v.Program, label, c.RepID, chain, contrib)
 		}
 		if sale != nil {
-			window := -1
-			if p.v.Clawback != nil {
-				window = p.v.Clawback.WindowDays
-			}
 			sale.Programs = append(sale.Programs, SaleProgram{ProgramID: p.f.id, Version: p.v.Version,
-				Period: label, WindowDays: window, Rate: rate, Contribution: contrib,
+				Period: label, WindowDays: p.v.window, Rate: rate, Contribution: contrib,
 				Reversed: decimal.Zero, Returned: decimal.Zero, Spiffs: spiffs, Overrides: chain})
 		}
 	}
@@ -254,17 +301,17 @@ func (e *Engine) contribution(p *candidate, c *link.Credit) (decimal.Decimal, de
 	ev := c.Event
 	switch p.v.Credit.Measure {
 	case program.Amount:
-		return ev.Amount.Value.Mul(c.Share).Mul(p.rate), p.rate
+		return mul(mul(ev.Amount.Value, c.Share), p.rate), p.rate
 	case program.Margin:
 		if ev.Margin == nil {
 			return decimal.Zero, one
 		}
-		return ev.Margin.Value.Mul(c.Share).Mul(p.mrate), p.mrate
+		return mul(mul(ev.Margin.Value, c.Share), p.mrate), p.mrate
 	case program.Quantity:
 		if !ev.Quantity.Valid {
 			return decimal.Zero, one
 		}
-		return ev.Quantity.Decimal.Mul(c.Share), one
+		return mul(ev.Quantity.Decimal, c.Share), one
 	case program.Count:
 		if ev.Type == canonical.Sale {
 			return c.Share, one
@@ -274,11 +321,6 @@ func (e *Engine) contribution(p *candidate, c *link.Credit) (decimal.Decimal, de
 }
 
 var one = decimal.NewFromInt(1)
-
-// pays reports whether v pays overrides: only on amount and margin (§4.6).
-func pays(v *program.Program) bool {
-	return len(v.Overrides) > 0 && (v.Credit.Measure == program.Amount || v.Credit.Measure == program.Margin)
-}
 
 // participant reports whether rep (the row in force for the event) is a
 // participant: both lists are filters, AND-ed; an empty list admits all.
@@ -306,15 +348,13 @@ func contains(list []string, s string) bool {
 // program pays. It stops at a missing manager (none named, or not in the
 // reference data on day) and where the chain would come back to someone
 // already in it.
-func (e *Engine) chain(repID string, day reference.Date, ovs []program.Override) []Manager {
-	top := 0
-	for _, o := range ovs {
-		top = max(top, o.Level)
-	}
+func (e *Engine) chain(repID string, day reference.Date, v *version) []Manager {
+	ovs := v.Overrides
 	var out []Manager
 	cur := repID
-	seen := []string{repID}
-	for level := 1; level <= top; level++ {
+	var buf [8]string
+	seen := append(buf[:0], repID)
+	for level := 1; level <= v.top; level++ {
 		r, ok := e.tables.Rep(cur, day)
 		if !ok || r.ManagerID == "" || contains(seen, r.ManagerID) {
 			break
@@ -336,10 +376,11 @@ func (e *Engine) chain(repID string, day reference.Date, ovs []program.Override)
 // appendOverrides appends an override record for each manager of chain on
 // the measure change d of repID.
 func appendOverrides(dst []OverrideCredit, inputID, eventID string, v *program.Program, period, repID string, chain []Manager, d decimal.Decimal) []OverrideCredit {
+	dst = slices.Grow(dst, len(chain))
 	for _, m := range chain {
 		dst = append(dst, OverrideCredit{ID: overrideID(inputID, v.ID, m.Level), ProgramID: v.ID,
 			ProgramVersion: v.Version, Period: period, ManagerID: m.RepID, Level: m.Level,
-			FromRepID: repID, Rate: m.Rate, Amount: m.Rate.Mul(d), EventID: eventID})
+			FromRepID: repID, Rate: m.Rate, Amount: mul(m.Rate, d), EventID: eventID})
 	}
 	return dst
 }
@@ -364,8 +405,8 @@ func (e *Engine) reverse(t *tx, c *link.Credit, out *Output) error {
 		if ev.Amount.Currency != orig.Currency {
 			return pipeline.Rejectf(ReasonReturnCurrency, "amount.currency", "the return is in %s, its sale in %s", ev.Amount.Currency, orig.Currency)
 		}
-		returned = orig.Returned.Add(ev.Amount.Value)
-		if returned.Cmp(orig.Amount) > 0 {
+		returned = add(orig.Returned, ev.Amount.Value)
+		if cmp(returned, orig.Amount) > 0 {
 			return pipeline.Rejectf(ReasonReturnExceedsOriginal, "amount.value", "returns would total %s of a sale of %s %s", returned, orig.Amount, orig.Currency)
 		}
 		qty = decimal.Zero
@@ -392,37 +433,37 @@ func (e *Engine) reverse(t *tx, c *link.Credit, out *Output) error {
 			out.Expired = append(out.Expired, sp.ProgramID)
 			continue
 		}
-		measure := f.measure()
 		var d decimal.Decimal // the contribution taken back
 		if isReturn {
 			r := ev.Amount.Value
-			sp.Returned = sp.Returned.Add(r)
-			switch measure {
+			sp.Returned = add(sp.Returned, r)
+			switch f.measure {
 			case program.Amount:
-				d = r.Mul(sale.Share).Mul(sp.Rate)
+				d = mul(mul(r, sale.Share), sp.Rate)
 			case program.Margin:
-				d = proportion(sp.Contribution, sp.Returned, sale.Amount).Sub(sp.Reversed)
+				d = sub(proportion(sp.Contribution, sp.Returned, sale.Amount), sp.Reversed)
 			case program.Quantity:
-				d = qty.Mul(sale.Share)
+				d = mul(qty, sale.Share)
 			default:
 				d = decimal.Zero
 			}
 		} else {
-			d = sp.Contribution.Sub(sp.Reversed)
+			d = sub(sp.Contribution, sp.Reversed)
 		}
-		sp.Reversed = sp.Reversed.Add(d)
+		sp.Reversed = add(sp.Reversed, d)
 		w := t.period(f, sp.Period, c.RepID)
-		w.cur.Measure = w.cur.Measure.Sub(d)
+		w.cur.Measure = sub(w.cur.Measure, d)
 		if !isReturn {
-			w.cur.Count = w.cur.Count.Sub(sale.Share)
+			w.cur.Count = sub(w.cur.Count, sale.Share)
 			for _, a := range sp.Spiffs {
-				w.cur.Spiffs = addAmount(w.cur.Spiffs, a.ID, a.Amount.Neg())
-				w.parts = append(w.parts, Part{Kind: "spiff", SpiffID: a.ID, Amount: a.Amount.Neg()})
+				back := neg(a.Amount)
+				w.cur.Spiffs = addAmount(w.cur.Spiffs, a.ID, back)
+				w.parts = append(w.parts, Part{Kind: "spiff", SpiffID: a.ID, Amount: back})
 			}
 		}
 		if !d.IsZero() && len(sp.Overrides) > 0 {
 			v := f.version(sp.Version)
-			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, v, sp.Period, c.RepID, sp.Overrides, d.Neg())
+			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, v.Program, sp.Period, c.RepID, sp.Overrides, neg(d))
 		}
 	}
 	if sale.Cancelled {
@@ -440,19 +481,16 @@ const proportionPlaces = 24
 // proportionPlaces places, half-even.
 func proportion(x, num, den decimal.Decimal) decimal.Decimal {
 	switch {
-	case num.Equal(den):
+	case cmp(num, den) == 0:
 		return x
 	case den.IsZero() || num.IsZero():
 		return decimal.Zero
 	}
-	return currency.DivHalfEven(x.Mul(num), den, proportionPlaces)
+	return divHalfEven(mul(x, num), den, proportionPlaces)
 }
 
-// measure is what the family measures (every version alike).
-func (f *family) measure() program.Measure { return f.versions[0].Credit.Measure }
-
 // version is version n of the family, or the latest when n is gone.
-func (f *family) version(n int) *program.Program {
+func (f *family) version(n int) *version {
 	for _, v := range f.versions {
 		if v.Version == n {
 			return v

@@ -12,24 +12,29 @@ import (
 // accrual delta (when the reported earned moved), a snapshot, the nudges
 // (when the rep's measure moved) and the badges.
 func (e *Engine) commit(t *tx, out *Output) {
-	var bands []bandPay
+	var buf [8]bandPay
+	bands := buf[:0]
+	out.Snapshots = slices.Grow(out.Snapshots, len(t.touched))
 	for _, w := range t.touched {
 		var fg figures
 		fg, bands = e.figures(w.f, w.cur, bands)
 		st := e.statement(w.f, w.cur, &fg)
-		if !st.Earned.Equal(w.cur.Earned) {
+		if cmp(st.Earned, w.cur.Earned) != 0 {
+			if out.Accruals == nil {
+				out.Accruals = make([]Accrual, 0, len(t.touched))
+			}
 			out.Accruals = append(out.Accruals, Accrual{
 				ID:        t.inputID + "#" + w.f.id + "/" + w.cur.Period + "/" + w.cur.RepID,
 				ProgramID: w.f.id, ProgramVersion: fg.v.Version, Period: w.cur.Period, RepID: w.cur.RepID,
-				Currency: w.f.currency, Delta: st.Earned.Sub(w.cur.Earned), Earned: st.Earned,
+				Currency: w.f.currency, Delta: sub(st.Earned, w.cur.Earned), Earned: st.Earned,
 				Capped: fg.capped, EventID: t.eventID, InputID: t.inputID,
-				Trace: append(commissionTrace(&fg, bands, w.old, w.cur.Measure), w.parts...), MinorUnits: w.f.minor,
+				Trace: commissionTrace(&fg, bands, w.old, w.cur.Measure, w.parts), MinorUnits: w.f.minor,
 			})
 			w.cur.Earned = st.Earned
 		}
 		w.cur.Version++
 		out.Snapshots = append(out.Snapshots, Snapshot{Statement: st, Version: w.cur.Version, EventID: t.eventID})
-		if !w.cur.Measure.Equal(w.old) {
+		if cmp(w.cur.Measure, w.old) != 0 {
 			e.nudges(w, &fg, t.eventID, out)
 		}
 		e.badges(w, &fg, st.Earned, t.eventID, out)
@@ -41,21 +46,23 @@ func (e *Engine) commit(t *tx, out *Output) {
 }
 
 // commissionTrace is the change of each band's pay as the measure went
-// from old to cur (same version and quota); after is what each band pays
-// at cur.
-func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal) []Part {
-	if old.Equal(cur) {
-		return nil
+// from old to cur (same version and quota), then more: the trace of an
+// accrual. after is what each band pays at cur.
+func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal, more []Part) []Part {
+	if cmp(old, cur) == 0 {
+		return slices.Clone(more)
 	}
-	_, before := commission(&fg.v.Tiers, old, fg.quota, nil)
-	var parts []Part
-	add := func(b bandPay, d decimal.Decimal) {
+	var scratch [8]bandPay
+	_, before := commission(&fg.v.Tiers, old, fg.qf, scratch[:0])
+	// Each band once at most.
+	parts := make([]Part, 0, len(fg.v.Tiers.Bands)+len(more))
+	put := func(b bandPay, d decimal.Decimal) {
 		if d.IsZero() {
 			return
 		}
 		for i := range parts {
-			if parts[i].BandFrom.Decimal.Equal(b.From) {
-				parts[i].Amount = parts[i].Amount.Add(d)
+			if cmp(parts[i].BandFrom.Decimal, b.From) == 0 {
+				parts[i].Amount = add(parts[i].Amount, d)
 				return
 			}
 		}
@@ -63,73 +70,67 @@ func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal) []P
 			Rate: decimal.NewNullDecimal(b.Rate), Amount: d})
 	}
 	for _, b := range before {
-		add(b, b.Pay.Neg())
+		put(b, neg(b.Pay))
 	}
 	for _, b := range after {
-		add(b, b.Pay)
+		put(b, b.Pay)
 	}
-	return parts
+	return append(parts, more...)
 }
 
 // nudges fires the nudges of §4.9 for a rep whose measure the input moved.
 func (e *Engine) nudges(w *touched, fg *figures, eventID string, out *Output) {
-	v, ps, q := fg.v, w.cur, fg.quota
-	if q.Valid {
-		for _, th := range w.f.thresholds(v) {
-			key := th.String()
-			if slices.Contains(ps.Crossed, key) || ps.Measure.Cmp(th.Mul(q.Decimal)) < 0 {
+	v, ps, qf := fg.v, w.cur, fg.qf
+	if qf.q.Valid {
+		for i, th := range v.thresholds {
+			if cmp(ps.Measure, qf.crossAt[i]) < 0 || slices.Contains(ps.Crossed, th.key) {
 				continue
 			}
-			ps.Crossed = append(ps.Crossed, key)
+			ps.Crossed = append(ps.Crossed, th.key)
 			out.Nudges = append(out.Nudges, Nudge{Kind: NudgeAttainmentCrossed, ProgramID: w.f.id,
-				Period: ps.Period, RepID: ps.RepID, Threshold: th,
-				Attainment: divAttainment(ps.Measure, q.Decimal), EventID: eventID})
+				Period: ps.Period, RepID: ps.RepID, Threshold: th.value,
+				Attainment: divAttainment(ps.Measure, qf.q.Decimal), EventID: eventID})
 		}
 	}
-	within := v.Nudges.NearNextTierWithin
-	if !within.Valid {
+	if !qf.near.Valid {
 		return
 	}
-	b, lower, ok := nextBand(&v.Tiers, ps.Measure, q)
+	i, ok := nextBand(qf, ps.Measure)
 	if !ok {
 		return
 	}
-	limit := within.Decimal
-	if v.Tiers.Basis != program.MeasureBase {
-		limit = limit.Mul(q.Decimal)
-	}
-	gap := lower.Sub(ps.Measure)
-	key := b.From.String()
-	if gap.Sign() <= 0 || gap.Cmp(limit) > 0 || slices.Contains(ps.Near, key) {
+	gap := sub(qf.lower[i], ps.Measure)
+	key := v.bandKeys[i]
+	if gap.Sign() <= 0 || cmp(gap, qf.near.Decimal) > 0 || slices.Contains(ps.Near, key) {
 		return
 	}
 	ps.Near = append(ps.Near, key)
 	places := int32(-1)
 	if v.Credit.Measure == program.Amount || v.Credit.Measure == program.Margin {
 		places = w.f.minor
-		gap = gap.RoundBank(places)
+		gap = round(gap, places)
 	}
 	out.Nudges = append(out.Nudges, Nudge{Kind: NudgeNearNextTier, ProgramID: w.f.id, Period: ps.Period,
-		RepID: ps.RepID, BandFrom: b.From, Gap: gap, EventID: eventID, GapPlaces: places})
+		RepID: ps.RepID, BandFrom: v.Tiers.Bands[i].From, Gap: gap, EventID: eventID, GapPlaces: places})
 }
 
 // badges awards the badges of §4.10 whose metric the rep's figures reach.
 func (e *Engine) badges(w *touched, fg *figures, earned decimal.Decimal, eventID string, out *Output) {
 	ps := w.cur
-	for _, b := range fg.v.Badges {
+	for i, b := range fg.v.Badges {
 		if slices.Contains(ps.Badges, b.ID) {
 			continue
 		}
 		var reached bool
 		switch b.Metric {
 		case program.MetricCount:
-			reached = ps.Count.Cmp(b.AtLeast) >= 0
+			reached = cmp(ps.Count, b.AtLeast) >= 0
 		case program.MetricMeasure:
-			reached = ps.Measure.Cmp(b.AtLeast) >= 0
+			reached = cmp(ps.Measure, b.AtLeast) >= 0
 		case program.MetricAttainment:
-			reached = fg.quota.Valid && ps.Measure.Cmp(b.AtLeast.Mul(fg.quota.Decimal)) >= 0
+			reached = fg.qf.q.Valid && cmp(ps.Measure, fg.qf.badgeAt[i]) >= 0
 		case program.MetricEarned:
-			reached = earned.Cmp(b.AtLeast) >= 0
+			reached = cmp(earned, b.AtLeast) >= 0
 		}
 		if !reached {
 			continue

@@ -65,17 +65,157 @@ type Engine struct {
 // family is the versions of one program id.
 type family struct {
 	id       string
-	versions []*program.Program // by version
+	versions []*version // by version
 	loc      *time.Location
 	period   program.Period
 	currency string
 	minor    int32
+	measure  program.Measure
 	// exprs is true when some version has a filter or a spiff condition,
 	// so events need an expression environment.
 	exprs bool
-	// sorted holds each version's attainment_crossed thresholds in
-	// ascending order, the order in which one event fires several.
-	sorted map[*program.Program][]decimal.Decimal
+}
+
+// version is one version of a program with what the engine derives from
+// it once rather than for every input: everything that depends only on
+// the program and a quota.
+type version struct {
+	*program.Program
+	// window is the clawback window in days, -1 without one.
+	window int
+	// pays is true when the version pays overrides (§4.6); top is the
+	// highest level it pays.
+	pays bool
+	top  int
+	// bandKeys are the bands' lower bounds as fired near_next_tier
+	// nudges are recorded (Decimal.String).
+	bandKeys []string
+	// thresholds are the attainment_crossed thresholds in ascending
+	// order, the order in which one event fires several.
+	thresholds []threshold
+	// spiffCaps are each spiff's max_per_period × fixed, by index; not
+	// Valid without a cap.
+	spiffCaps []decimal.NullDecimal
+	// def holds the figures of the default quota (none, where there is
+	// no quota section or default); byRep and byRole those of the
+	// program's other quotas.
+	def    quotaFigs
+	byRep  map[string]*quotaFigs
+	byRole map[string]*quotaFigs
+}
+
+// threshold is an attainment_crossed threshold and the key it is recorded
+// under once fired (Decimal.String).
+type threshold struct {
+	value decimal.Decimal
+	key   string
+}
+
+// quotaFigs are the figures of a version under one quota Q (or none).
+type quotaFigs struct {
+	q decimal.NullDecimal
+	// ok is false when the bands are in fractions of quota and there is
+	// none: they pay nothing and have no bounds.
+	ok bool
+	// lower are the bands' lower bounds L in the measure's unit (§4.3).
+	lower []decimal.Decimal
+	// full is what marginal band i pays once M is above the next band's
+	// bound, and below the total of the bands under band i so paid.
+	full, below []decimal.Decimal
+	// crossAt are the thresholds × Q, in thresholds order.
+	crossAt []decimal.Decimal
+	// near is the gap to the next band within which near_next_tier
+	// fires, in the measure's unit; not Valid when not configured.
+	near decimal.NullDecimal
+	// badgeAt are attainment badges' at_least × Q, by badge index.
+	badgeAt []decimal.Decimal
+}
+
+func newVersion(p *program.Program) *version {
+	v := &version{Program: p, window: -1}
+	if p.Clawback != nil {
+		v.window = p.Clawback.WindowDays
+	}
+	for _, o := range p.Overrides {
+		v.top = max(v.top, o.Level)
+	}
+	v.pays = len(p.Overrides) > 0 && (p.Credit.Measure == program.Amount || p.Credit.Measure == program.Margin)
+	for _, b := range p.Tiers.Bands {
+		v.bandKeys = append(v.bandKeys, b.From.String())
+	}
+	ts := slices.Clone(p.Nudges.AttainmentCrossed)
+	slices.SortFunc(ts, decimal.Decimal.Cmp)
+	for _, th := range ts {
+		v.thresholds = append(v.thresholds, threshold{value: th, key: th.String()})
+	}
+	for _, sp := range p.Spiffs {
+		var c decimal.NullDecimal
+		if sp.Fixed.Valid && sp.MaxPerPeriod > 0 {
+			c = decimal.NewNullDecimal(sp.Fixed.Decimal.Mul(decimal.NewFromInt(int64(sp.MaxPerPeriod))))
+		}
+		v.spiffCaps = append(v.spiffCaps, c)
+	}
+	if q := p.Quota; q != nil {
+		v.def = v.figs(q.Default)
+		v.byRep = make(map[string]*quotaFigs, len(q.ByRep))
+		for rep, d := range q.ByRep {
+			f := v.figs(decimal.NewNullDecimal(d))
+			v.byRep[rep] = &f
+		}
+		v.byRole = make(map[string]*quotaFigs, len(q.ByRole))
+		for role, d := range q.ByRole {
+			f := v.figs(decimal.NewNullDecimal(d))
+			v.byRole[role] = &f
+		}
+	} else {
+		v.def = v.figs(decimal.NullDecimal{})
+	}
+	return v
+}
+
+// figs computes the version's figures under quota q, with the very
+// operations the contract's formulas name, so that they are the figures
+// computing them for each input would give.
+func (v *version) figs(q decimal.NullDecimal) quotaFigs {
+	t := &v.Tiers
+	f := quotaFigs{q: q, ok: t.Basis == program.MeasureBase || q.Valid}
+	if f.ok {
+		for _, b := range t.Bands {
+			l := b.From
+			if t.Basis != program.MeasureBase {
+				l = b.From.Mul(q.Decimal)
+			}
+			f.lower = append(f.lower, l)
+		}
+		total := decimal.Zero
+		for i, b := range t.Bands {
+			f.below = append(f.below, total)
+			if i+1 < len(t.Bands) {
+				pay := f.lower[i+1].Sub(f.lower[i]).Mul(b.Rate)
+				f.full = append(f.full, pay)
+				total = total.Add(pay)
+			}
+		}
+	}
+	if q.Valid {
+		for _, th := range v.thresholds {
+			f.crossAt = append(f.crossAt, th.value.Mul(q.Decimal))
+		}
+		for _, b := range v.Badges {
+			var at decimal.Decimal
+			if b.Metric == program.MetricAttainment {
+				at = b.AtLeast.Mul(q.Decimal)
+			}
+			f.badgeAt = append(f.badgeAt, at)
+		}
+	}
+	if w := v.Nudges.NearNextTierWithin; w.Valid && f.ok {
+		f.near = w
+		if t.Basis != program.MeasureBase {
+			f.near = decimal.NewNullDecimal(w.Decimal.Mul(q.Decimal))
+		}
+	}
+	return f
 }
 
 // ErrPrograms wraps the problems New finds in a set of programs.
@@ -109,7 +249,7 @@ func New(programs []*program.Program, tables *reference.Tables) (*Engine, error)
 			if loc == nil {
 				loc = time.UTC
 			}
-			f = &family{id: p.ID, loc: loc, period: p.Period, currency: p.Currency, minor: minor}
+			f = &family{id: p.ID, loc: loc, period: p.Period, currency: p.Currency, minor: minor, measure: p.Credit.Measure}
 			e.byID[p.ID] = f
 			e.families = append(e.families, f)
 		} else {
@@ -118,8 +258,8 @@ func New(programs []*program.Program, tables *reference.Tables) (*Engine, error)
 				problems = append(problems, fmt.Sprintf("%s v%d: currency %s differs from another version's %s", p.ID, p.Version, p.Currency, f.currency))
 			case p.Period != f.period:
 				problems = append(problems, fmt.Sprintf("%s v%d: period %s differs from another version's %s", p.ID, p.Version, p.Period, f.period))
-			case p.Credit.Measure != f.versions[0].Credit.Measure:
-				problems = append(problems, fmt.Sprintf("%s v%d: measure %s differs from another version's %s", p.ID, p.Version, p.Credit.Measure, f.versions[0].Credit.Measure))
+			case p.Credit.Measure != f.measure:
+				problems = append(problems, fmt.Sprintf("%s v%d: measure %s differs from another version's %s", p.ID, p.Version, p.Credit.Measure, f.measure))
 			case locName(p.Location) != f.loc.String():
 				problems = append(problems, fmt.Sprintf("%s v%d: timezone %s differs from another version's %s", p.ID, p.Version, locName(p.Location), f.loc))
 			}
@@ -134,7 +274,7 @@ func New(programs []*program.Program, tables *reference.Tables) (*Engine, error)
 		default:
 			problems = append(problems, fmt.Sprintf("%s v%d: period %q", p.ID, p.Version, p.Period))
 		}
-		f.versions = append(f.versions, p)
+		f.versions = append(f.versions, newVersion(p))
 		if p.Credit.Filter != nil {
 			f.exprs = true
 		}
@@ -148,13 +288,7 @@ func New(programs []*program.Program, tables *reference.Tables) (*Engine, error)
 		return nil, fmt.Errorf("%w: %s", ErrPrograms, strings.Join(problems, "; "))
 	}
 	for _, f := range e.families {
-		slices.SortFunc(f.versions, func(a, b *program.Program) int { return a.Version - b.Version })
-		f.sorted = make(map[*program.Program][]decimal.Decimal, len(f.versions))
-		for _, v := range f.versions {
-			ts := slices.Clone(v.Nudges.AttainmentCrossed)
-			slices.SortFunc(ts, decimal.Decimal.Cmp)
-			f.sorted[v] = ts
-		}
+		slices.SortFunc(f.versions, func(a, b *version) int { return a.Version - b.Version })
 	}
 	slices.SortFunc(e.families, func(a, b *family) int { return strings.Compare(a.id, b.id) })
 	return e, nil
@@ -179,7 +313,7 @@ func (e *Engine) Programs() []string {
 // inForce is the version in force on the local date day: the highest
 // version whose effective dates hold it (as program.Catalog decides), or
 // nil.
-func (f *family) inForce(day reference.Date) *program.Program {
+func (f *family) inForce(day reference.Date) *version {
 	for i := len(f.versions) - 1; i >= 0; i-- {
 		if v := f.versions[i]; v.InEffect(day) {
 			return v
@@ -192,7 +326,7 @@ func (f *family) inForce(day reference.Date) *program.Program {
 // period's figures are computed with: the version in force on the last day
 // of the period on which some version is in force. Versions usually change
 // at period boundaries, where this is simply the period's own version.
-func (f *family) governing(label string) *program.Program {
+func (f *family) governing(label string) *version {
 	if len(f.versions) == 1 {
 		return f.versions[0]
 	}
@@ -200,7 +334,7 @@ func (f *family) governing(label string) *program.Program {
 	if err != nil {
 		return f.versions[len(f.versions)-1]
 	}
-	var best *program.Program
+	var best *version
 	var bestDay reference.Date
 	for _, v := range f.versions {
 		start, end := max(v.EffectiveFrom, first), last
@@ -219,9 +353,6 @@ func (f *family) governing(label string) *program.Program {
 	}
 	return best
 }
-
-// thresholds are v's attainment_crossed thresholds, ascending.
-func (f *family) thresholds(v *program.Program) []decimal.Decimal { return f.sorted[v] }
 
 // lastDay is the last local date of the period labelled label.
 func (f *family) lastDay(label string) reference.Date {

@@ -146,23 +146,23 @@ type Manager struct {
 	Rate  decimal.Decimal `json:"rate"`
 }
 
+// clone is a copy of p to change. Spiffs are changed in place and so
+// copied; the lists of what fired only grow, and with no room left to grow
+// into, an append copies them.
 func (p *PeriodState) clone() *PeriodState {
 	c := *p
 	c.Spiffs = slices.Clone(p.Spiffs)
-	c.Crossed = slices.Clone(p.Crossed)
-	c.Near = slices.Clone(p.Near)
-	c.Badges = slices.Clone(p.Badges)
+	c.Crossed = slices.Clip(p.Crossed)
+	c.Near = slices.Clip(p.Near)
+	c.Badges = slices.Clip(p.Badges)
 	return &c
 }
 
+// clone is a copy of s to change: its programs' figures change in place,
+// their spiffs and managers never do.
 func (s *SaleState) clone() *SaleState {
 	c := *s
-	c.Programs = make([]SaleProgram, len(s.Programs))
-	for i, p := range s.Programs {
-		p.Spiffs = slices.Clone(p.Spiffs)
-		p.Overrides = slices.Clone(p.Overrides)
-		c.Programs[i] = p
-	}
+	c.Programs = slices.Clone(s.Programs)
 	return &c
 }
 
@@ -188,7 +188,7 @@ func addAmount(as []Amount, id string, v decimal.Decimal) []Amount {
 		return 0
 	})
 	if found {
-		as[i].Amount = as[i].Amount.Add(v)
+		as[i].Amount = add(as[i].Amount, v)
 		return as
 	}
 	return slices.Insert(as, i, Amount{ID: id, Amount: v})

@@ -5,14 +5,13 @@ import (
 	"strings"
 
 	"github.com/accrue/accrue/transforms/accrue/program"
-	"github.com/accrue/accrue/transforms/currency"
 	"github.com/shopspring/decimal"
 )
 
 // figures are a period's exact figures under the version governing it.
 type figures struct {
-	v          *program.Program
-	quota      decimal.NullDecimal
+	v          *version
+	qf         *quotaFigs
 	commission decimal.Decimal
 	spiff      decimal.Decimal
 	capped     bool
@@ -22,75 +21,70 @@ type figures struct {
 
 func (e *Engine) figures(f *family, ps *PeriodState, scratch []bandPay) (figures, []bandPay) {
 	v := f.governing(ps.Period)
-	fg := figures{v: v, quota: e.quota(f, v, ps.RepID, ps.Period)}
-	fg.commission, scratch = commission(&v.Tiers, ps.Measure, fg.quota, scratch)
+	fg := figures{v: v, qf: e.quota(f, v, ps.RepID, ps.Period)}
+	fg.commission, scratch = commission(&v.Tiers, ps.Measure, fg.qf, scratch)
 	fg.spiff = decimal.Zero
 	for _, a := range ps.Spiffs {
-		fg.spiff = fg.spiff.Add(capSpiff(v, a))
+		fg.spiff = add(fg.spiff, capSpiff(v, a))
 	}
-	pay := fg.commission.Add(fg.spiff)
-	if v.Cap != nil && pay.Cmp(*v.Cap) > 0 {
+	pay := add(fg.commission, fg.spiff)
+	if v.Cap != nil && cmp(pay, *v.Cap) > 0 {
 		pay, fg.capped = *v.Cap, true
 	}
-	fg.earned = currency.Round(pay.Add(ps.Override), f.currency)
+	fg.earned = round(add(pay, ps.Override), f.minor)
 	return fg, scratch
 }
 
 // capSpiff is a spiff's period total after its max_per_period cap (§4.4):
 // a fixed spiff pays at most MaxPerPeriod × Fixed. A spiff the governing
 // version no longer has keeps its total.
-func capSpiff(v *program.Program, a Amount) decimal.Decimal {
+func capSpiff(v *version, a Amount) decimal.Decimal {
 	for i := range v.Spiffs {
-		sp := &v.Spiffs[i]
-		if sp.ID != a.ID {
+		if v.Spiffs[i].ID != a.ID {
 			continue
 		}
-		if sp.Fixed.Valid && sp.MaxPerPeriod > 0 {
-			limit := sp.Fixed.Decimal.Mul(decimal.NewFromInt(int64(sp.MaxPerPeriod)))
-			if a.Amount.Cmp(limit) > 0 {
-				return limit
-			}
+		if limit := v.spiffCaps[i]; limit.Valid && cmp(a.Amount, limit.Decimal) > 0 {
+			return limit.Decimal
 		}
 		break
 	}
 	return a.Amount
 }
 
-// quota is rep's quota in a period (§4.3): by_rep, else by_role with the
-// rep's role on the period's last day, else the default; not Valid when
-// none applies.
-func (e *Engine) quota(f *family, v *program.Program, repID, label string) decimal.NullDecimal {
-	q := v.Quota
-	if q == nil {
-		return decimal.NullDecimal{}
+// quota is the figures of rep's quota in a period (§4.3): by_rep, else
+// by_role with the rep's role on the period's last day, else the default
+// (whose quota is not Valid when none applies).
+func (e *Engine) quota(f *family, v *version, repID, label string) *quotaFigs {
+	if v.Quota == nil {
+		return &v.def
 	}
-	if d, ok := q.ByRep[repID]; ok {
-		return decimal.NewNullDecimal(d)
+	if qf, ok := v.byRep[repID]; ok {
+		return qf
 	}
-	if len(q.ByRole) > 0 {
+	if len(v.byRole) > 0 {
 		if r, ok := e.tables.Rep(repID, f.lastDay(label)); ok {
-			if d, ok := q.ByRole[r.Role]; ok {
-				return decimal.NewNullDecimal(d)
+			if qf, ok := v.byRole[r.Role]; ok {
+				return qf
 			}
 		}
 	}
-	return q.Default
+	return &v.def
 }
 
 func (e *Engine) statement(f *family, ps *PeriodState, fg *figures) Statement {
 	s := Statement{
 		ProgramID: f.id, ProgramVersion: fg.v.Version, Period: ps.Period, RepID: ps.RepID,
-		Currency: f.currency, MeasureKind: f.measure(), Measure: ps.Measure, Quota: fg.quota,
-		Commission: currency.Round(fg.commission, f.currency),
-		Spiff:      currency.Round(fg.spiff, f.currency),
-		Override:   currency.Round(ps.Override, f.currency),
+		Currency: f.currency, MeasureKind: f.measure, Measure: ps.Measure, Quota: fg.qf.q,
+		Commission: round(fg.commission, f.minor),
+		Spiff:      round(fg.spiff, f.minor),
+		Override:   round(ps.Override, f.minor),
 		Earned:     fg.earned, Capped: fg.capped, MinorUnits: f.minor,
 	}
 	if s.MeasureKind == program.Amount || s.MeasureKind == program.Margin {
-		s.Measure = currency.Round(ps.Measure, f.currency)
+		s.Measure = round(ps.Measure, f.minor)
 	}
-	if fg.quota.Valid {
-		s.Attainment = decimal.NewNullDecimal(divAttainment(ps.Measure, fg.quota.Decimal))
+	if fg.qf.q.Valid {
+		s.Attainment = decimal.NewNullDecimal(divAttainment(ps.Measure, fg.qf.q.Decimal))
 	}
 	return s
 }
@@ -147,4 +141,4 @@ func (e *Engine) Statements(s Scanner) []Statement {
 }
 
 // divAttainment is M / Q reported to 4 places, half-even (§4.7).
-func divAttainment(m, q decimal.Decimal) decimal.Decimal { return currency.DivHalfEven(m, q, 4) }
+func divAttainment(m, q decimal.Decimal) decimal.Decimal { return divHalfEven(m, q, 4) }

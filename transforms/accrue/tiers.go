@@ -11,30 +11,18 @@ type bandPay struct {
 	From, Lower, Rate, Pay decimal.Decimal
 }
 
-// lowerBound is band b's lower bound L in the measure's unit: From × Q for
-// attainment basis, From for measure basis (§4.3). ok is false when the
-// basis is attainment and there is no quota.
-func lowerBound(t *program.Tiers, b program.Band, q decimal.NullDecimal) (decimal.Decimal, bool) {
-	if t.Basis == program.MeasureBase {
-		return b.From, true
-	}
-	if !q.Valid {
-		return decimal.Decimal{}, false
-	}
-	return b.From.Mul(q.Decimal), true
-}
-
-// commission is the commission at period measure m with quota q (§4.3),
-// exact, and what each band pays of it (marginal: every band; retroactive:
-// the band that applies, if any). M < 0 earns 0. Attainment bands without a
-// quota pay nothing.
-func commission(t *program.Tiers, m decimal.Decimal, q decimal.NullDecimal, parts []bandPay) (decimal.Decimal, []bandPay) {
+// commission is the commission at period measure m under quota figures qf
+// (§4.3), exact, and what each band pays of it (marginal: every band;
+// retroactive: the band that applies, if any). M < 0 earns 0. Attainment
+// bands without a quota pay nothing.
+//
+// Marginal: band i pays max(0, min(M, L[i+1]) − L[i]) × rate; the bands
+// below the one M lies in pay in full, figures computed once (quotaFigs),
+// and their total is added up in the same order as here.
+func commission(t *program.Tiers, m decimal.Decimal, qf *quotaFigs, parts []bandPay) (decimal.Decimal, []bandPay) {
 	parts = parts[:0]
 	total := decimal.Zero
-	if len(t.Bands) == 0 {
-		return total, parts
-	}
-	if t.Basis != program.MeasureBase && !q.Valid {
+	if len(t.Bands) == 0 || !qf.ok {
 		return total, parts
 	}
 	switch t.Method {
@@ -43,52 +31,53 @@ func commission(t *program.Tiers, m decimal.Decimal, q decimal.NullDecimal, part
 			return total, parts
 		}
 		top := -1
-		var lower decimal.Decimal
-		for i, b := range t.Bands {
-			l, _ := lowerBound(t, b, q)
-			if l.Cmp(m) <= 0 {
-				top, lower = i, l
+		for i := range t.Bands {
+			if cmp(qf.lower[i], m) <= 0 {
+				top = i
 			}
 		}
 		if top < 0 {
 			return total, parts
 		}
 		b := t.Bands[top]
-		total = m.Mul(b.Rate)
-		parts = append(parts, bandPay{From: b.From, Lower: lower, Rate: b.Rate, Pay: total})
+		total = mul(m, b.Rate)
+		parts = append(parts, bandPay{From: b.From, Lower: qf.lower[top], Rate: b.Rate, Pay: total})
 	default: // marginal
-		// Each band's lower bound once; a band's upper bound is the next
-		// band's lower bound.
-		for _, b := range t.Bands {
-			l, _ := lowerBound(t, b, q)
-			parts = append(parts, bandPay{From: b.From, Lower: l, Rate: b.Rate, Pay: decimal.Zero})
+		in := -1 // the band M lies in, above its lower bound
+		for i, b := range t.Bands {
+			p := bandPay{From: b.From, Lower: qf.lower[i], Rate: b.Rate, Pay: decimal.Zero}
+			if cmp(m, qf.lower[i]) > 0 {
+				if i+1 < len(t.Bands) && cmp(qf.lower[i+1], m) < 0 {
+					p.Pay = qf.full[i]
+				} else {
+					p.Pay = mul(sub(m, qf.lower[i]), b.Rate)
+					in = i
+				}
+			}
+			parts = append(parts, p)
 		}
-		for i := range parts {
-			top := m
-			if i+1 < len(parts) && parts[i+1].Lower.Cmp(top) < 0 {
-				top = parts[i+1].Lower
-			}
-			if slice := top.Sub(parts[i].Lower); slice.Sign() > 0 {
-				parts[i].Pay = slice.Mul(parts[i].Rate)
-				total = total.Add(parts[i].Pay)
-			}
+		switch {
+		case in >= 0:
+			total = add(qf.below[in], parts[in].Pay)
+		default:
+			// M at or below the first band's bound: nothing is paid.
+			// (M above every bound lies in the top band.)
 		}
 	}
 	return total, parts
 }
 
-// nextBand is the first band whose lower bound lies above m, with that
-// bound; ok is false when m is in the top band (or there is no quota for
+// nextBand is the index of the first band whose lower bound lies above m;
+// ok is false when m is in the top band (or there is no quota for
 // attainment bands).
-func nextBand(t *program.Tiers, m decimal.Decimal, q decimal.NullDecimal) (program.Band, decimal.Decimal, bool) {
-	for _, b := range t.Bands {
-		l, ok := lowerBound(t, b, q)
-		if !ok {
-			return program.Band{}, decimal.Decimal{}, false
-		}
-		if l.Cmp(m) > 0 {
-			return b, l, true
+func nextBand(qf *quotaFigs, m decimal.Decimal) (int, bool) {
+	if !qf.ok {
+		return 0, false
+	}
+	for i, l := range qf.lower {
+		if cmp(l, m) > 0 {
+			return i, true
 		}
 	}
-	return program.Band{}, decimal.Decimal{}, false
+	return 0, false
 }
