@@ -491,12 +491,12 @@ func proportion(x, num, den decimal.Decimal) decimal.Decimal {
 
 // version is version n of the family, or the latest when n is gone.
 func (f *family) version(n int) *version {
-	for _, v := range f.versions {
+	for _, v := range f.derived {
 		if v.Version == n {
 			return v
 		}
 	}
-	return f.versions[len(f.versions)-1]
+	return f.derived[len(f.derived)-1]
 }
 
 // env is what the programs' expressions see of a credit's event: the rep

@@ -65,7 +65,10 @@ type Engine struct {
 // family is the versions of one program id.
 type family struct {
 	id       string
-	versions []*version // by version
+	versions []*program.Program // by version
+	// derived holds what the engine derives from each of versions, in
+	// the same order.
+	derived  []*version
 	loc      *time.Location
 	period   program.Period
 	currency string
@@ -274,7 +277,7 @@ func New(programs []*program.Program, tables *reference.Tables) (*Engine, error)
 		default:
 			problems = append(problems, fmt.Sprintf("%s v%d: period %q", p.ID, p.Version, p.Period))
 		}
-		f.versions = append(f.versions, newVersion(p))
+		f.versions = append(f.versions, p)
 		if p.Credit.Filter != nil {
 			f.exprs = true
 		}
@@ -288,7 +291,10 @@ func New(programs []*program.Program, tables *reference.Tables) (*Engine, error)
 		return nil, fmt.Errorf("%w: %s", ErrPrograms, strings.Join(problems, "; "))
 	}
 	for _, f := range e.families {
-		slices.SortFunc(f.versions, func(a, b *version) int { return a.Version - b.Version })
+		slices.SortFunc(f.versions, func(a, b *program.Program) int { return a.Version - b.Version })
+		for _, v := range f.versions {
+			f.derived = append(f.derived, newVersion(v))
+		}
 	}
 	slices.SortFunc(e.families, func(a, b *family) int { return strings.Compare(a.id, b.id) })
 	return e, nil
@@ -314,8 +320,8 @@ func (e *Engine) Programs() []string {
 // version whose effective dates hold it (as program.Catalog decides), or
 // nil.
 func (f *family) inForce(day reference.Date) *version {
-	for i := len(f.versions) - 1; i >= 0; i-- {
-		if v := f.versions[i]; v.InEffect(day) {
+	for i := len(f.derived) - 1; i >= 0; i-- {
+		if v := f.derived[i]; v.InEffect(day) {
 			return v
 		}
 	}
@@ -327,16 +333,16 @@ func (f *family) inForce(day reference.Date) *version {
 // of the period on which some version is in force. Versions usually change
 // at period boundaries, where this is simply the period's own version.
 func (f *family) governing(label string) *version {
-	if len(f.versions) == 1 {
-		return f.versions[0]
+	if len(f.derived) == 1 {
+		return f.derived[0]
 	}
 	first, last, err := periodBounds(f.period, label)
 	if err != nil {
-		return f.versions[len(f.versions)-1]
+		return f.derived[len(f.derived)-1]
 	}
 	var best *version
 	var bestDay reference.Date
-	for _, v := range f.versions {
+	for _, v := range f.derived {
 		start, end := max(v.EffectiveFrom, first), last
 		if v.HasEnd {
 			end = min(v.EffectiveTo, last)
@@ -349,7 +355,7 @@ func (f *family) governing(label string) *version {
 		}
 	}
 	if best == nil {
-		return f.versions[len(f.versions)-1]
+		return f.derived[len(f.derived)-1]
 	}
 	return best
 }
