@@ -50,6 +50,9 @@ type Config struct {
 	CommitInterval time.Duration
 	// SessionTimeout is the group session timeout; default 15s.
 	SessionTimeout time.Duration
+	// TopicWait is how long Run waits for missing topics to appear (they
+	// may be being created) before it fails; default 30s.
+	TopicWait time.Duration
 	// ShutdownTimeout bounds writing the last batches on shutdown; what
 	// is not written by then is read again by the next run. Default 30s.
 	ShutdownTimeout time.Duration
@@ -103,6 +106,7 @@ func (c *Config) withDefaults() error {
 	def(&c.CommitInterval, time.Second)
 	def(&c.SessionTimeout, 15*time.Second)
 	def(&c.ShutdownTimeout, 30*time.Second)
+	def(&c.TopicWait, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -377,18 +381,28 @@ func (s *Sink) Run(ctx context.Context) error {
 // check refuses to start when a topic is missing or a table does not
 // take its insert (a missing table or column: migrations not applied).
 func (s *Sink) check(ctx context.Context, cl *kgo.Client) error {
-	tds, err := kadm.NewClient(cl).ListTopics(ctx, s.topics...)
-	if err != nil {
-		return fmt.Errorf("sink: list topics: %w", err)
-	}
-	var missing []string
-	for _, t := range s.topics {
-		if td, ok := tds[t]; !ok || td.Err != nil {
-			missing = append(missing, t)
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(s.cfg.TopicWait)
+	for {
+		tds, err := adm.ListTopics(ctx, s.topics...)
+		if err != nil {
+			return fmt.Errorf("sink: list topics: %w", err)
 		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("sink: topics missing: %v", missing)
+		var missing []string
+		for _, t := range s.topics {
+			if td, ok := tds[t]; !ok || td.Err != nil {
+				missing = append(missing, t)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sink: topics missing after %v: %v", s.cfg.TopicWait, missing)
+		}
+		if !sleep(ctx, 500*time.Millisecond) {
+			return ctx.Err()
+		}
 	}
 	for _, t := range s.tables {
 		b, err := s.cfg.Conn.PrepareBatch(ctx, t.Insert())

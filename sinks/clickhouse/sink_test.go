@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,27 @@ func TestSinkRefusesToStartWithoutTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), "accrue clickhouse migrate") {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// A topic that does not appear within TopicWait stops the sink before it
+// reads anything.
+func TestSinkRefusesMissingTopics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Kafka and ClickHouse")
+	}
+	brokers := pt.RealBrokers(t)
+	_, conn := migrated(t)
+	missing := "chsink-missing-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	s, err := NewSink(Config{Brokers: brokers, Topics: map[string]*Table{missing: salesTable}, Group: missing,
+		Conn: conn, TopicWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("Run = %v", err)
 	}
 }
