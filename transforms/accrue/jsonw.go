@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/shopspring/decimal"
 )
 
@@ -56,6 +55,17 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// plainString reports whether s is written in JSON as it is, between
+// quotes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // field appends `,"name":` (no comma for the first field of an object,
 // whose '{' is the last byte).
 func field(b []byte, name string) []byte {
@@ -81,11 +91,7 @@ func boolField(b []byte, name string, v bool) []byte {
 // (trailing zeros dropped) when places is negative.
 func decField(b []byte, name string, d decimal.Decimal, places int32) []byte {
 	b = append(field(b, name), '"')
-	if places >= 0 {
-		b = append(b, d.StringFixed(places)...)
-	} else {
-		b = append(b, d.String()...)
-	}
+	b = appendFixed(b, d, places)
 	return append(b, '"')
 }
 
@@ -93,7 +99,7 @@ func decField(b []byte, name string, d decimal.Decimal, places int32) []byte {
 // "1.0"): thresholds, band bounds and quotas as in the program document.
 func writtenField(b []byte, name string, d decimal.Decimal) []byte {
 	b = append(field(b, name), '"')
-	b = append(b, canonical.DecimalString(d)...)
+	b = appendWritten(b, d)
 	return append(b, '"')
 }
 

@@ -116,14 +116,28 @@ type Snapshot struct {
 }
 
 // ID is the snapshot's deterministic id: program, period, rep, version.
-func (s *Snapshot) ID() string {
-	return s.ProgramID + "/" + s.Period + "/" + s.RepID + "/" + strconv.FormatInt(s.Version, 10)
+func (s *Snapshot) ID() string { return string(s.appendID(nil)) }
+
+func (s *Snapshot) appendID(b []byte) []byte {
+	b = append(b, s.ProgramID...)
+	b = append(b, '/')
+	b = append(b, s.Period...)
+	b = append(b, '/')
+	b = append(b, s.RepID...)
+	b = append(b, '/')
+	return strconv.AppendInt(b, s.Version, 10)
 }
 
 // AppendJSON appends {"snapshot_id", the statement's fields, "version",
 // "event_id"}.
 func (s *Snapshot) AppendJSON(b []byte) []byte {
-	b = strField(append(b, '{'), "snapshot_id", s.ID())
+	b = append(field(append(b, '{'), "snapshot_id"), '"')
+	if plainString(s.ProgramID) && plainString(s.Period) && plainString(s.RepID) {
+		b = append(s.appendID(b), '"')
+	} else {
+		// An id that needs escaping: rare enough to build it first.
+		b = appendString(b[:len(b)-1], s.ID())
+	}
 	b = s.appendFields(b)
 	b = intField(b, "version", s.Version)
 	b = strField(b, "event_id", s.EventID)
