@@ -1,9 +1,13 @@
 package accrue
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 func TestOverrideJSON(t *testing.T) {
@@ -54,16 +58,28 @@ func FuzzDecodeOverride(f *testing.F) {
 	})
 }
 
-func TestCodec(t *testing.T) {
+func codecSamples() []State {
 	sale := &SaleState{RepID: "R-1", Source: "erp", TxnID: "S1", EventID: "erp:S1:sale",
-		EventTime: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC), Share: d("0.6"), Amount: d("1250.00"),
+		EventTime: time.Date(2026, 11, 3, 10, 0, 0, 123456789, time.UTC), Share: d("0.6"), Amount: d("1250.00"),
 		Currency: "EUR", Returned: d("0"), Programs: []SaleProgram{{ProgramID: "ae", Version: 3, Period: "2026-11",
 			WindowDays: -1, Rate: d("0.0066666666666667"), Contribution: d("5.000000000000025"), Reversed: d("0"),
 			Returned: d("0"), Spiffs: []Amount{{ID: "launch", Amount: d("60")}},
-			Overrides: []Manager{{RepID: "M-1", Level: 1, Rate: d("0.01")}}}}}
+			Overrides: []Manager{{RepID: "M-1", Level: 1, Rate: d("0.01")}}},
+			{ProgramID: "gm", Version: 1, Period: "2026-Q4", WindowDays: 90, Rate: d("1"),
+				Contribution: d("-123456789012345678901234.5678901234567890"), Reversed: d("-999999999999999999"),
+				Returned: d("1000000000000000000"), Overrides: []Manager{{RepID: "M-1", Level: 1, Rate: d("0.01")},
+					{RepID: "D-\"é", Level: 2, Rate: d("5E+3")}}}}}
 	per := &PeriodState{ProgramID: "ae", Period: "2026-11", RepID: "R-1", Measure: d("5.000000000000025"),
 		Count: d("0.6"), Override: d("0"), Earned: d("0.10"), Version: 4, Crossed: []string{"0.5"}, Badges: []string{"first"}}
-	for _, v := range []State{{Sale: sale}, {Period: per}} {
+	return []State{{Sale: sale}, {Period: per},
+		{Sale: &SaleState{RepID: "R", Cancelled: true}},
+		{Period: &PeriodState{Measure: d("-0.000"), Spiffs: []Amount{{ID: "", Amount: decimal.Decimal{}}}, Version: -1}}}
+}
+
+// TestCodec: every value comes back exactly, decimals with their
+// exponents.
+func TestCodec(t *testing.T) {
+	for _, v := range codecSamples() {
 		b := Codec{}.Encode([]byte("x"), v)
 		if b[0] != 'x' {
 			t.Fatal("Encode does not append")
@@ -72,15 +88,105 @@ func TestCodec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if got, want := dumpState(back), dumpState(v); got != want {
+			t.Errorf("round trip:\n got %s\nwant %s", got, want)
+		}
 		if string(Codec{}.Encode(nil, back)) != string(b[1:]) {
-			t.Errorf("round trip:\n%s\n%s", Codec{}.Encode(nil, back), b[1:])
+			t.Errorf("encoded again: %q, first %q", Codec{}.Encode(nil, back), b[1:])
+		}
+		for n := range len(b) - 1 {
+			if _, err := (Codec{}).Decode(b[1 : 1+n]); err == nil {
+				t.Errorf("%q, cut to %d bytes: accepted", b[1:], n)
+			}
 		}
 	}
-	for _, bad := range []string{`{}`, `{"period":{},"sale":{}}`, `[`} {
+	for _, bad := range []string{``, `{}`, `{"period":{},"sale":{}}`, `[`, "P", "Q\x00", "P\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"} {
 		if _, err := (Codec{}).Decode([]byte(bad)); err == nil {
-			t.Errorf("Decode(%s) accepted", bad)
+			t.Errorf("Decode(%q) accepted", bad)
 		}
 	}
+}
+
+// TestCodecReadsJSON: values the changelog holds from before the binary
+// encoding (encoding/json of State) still read.
+func TestCodecReadsJSON(t *testing.T) {
+	for _, v := range codecSamples() {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Codec{}.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := json.Marshal(back)
+		if string(again) != string(b) {
+			t.Errorf("JSON read back as %s, was %s", again, b)
+		}
+	}
+}
+
+// TestCodecWorld: every state a year of the pinned world leaves comes
+// back exactly.
+func TestCodecWorld(t *testing.T) {
+	w := pinnedWorld(t)
+	e, err := New(w.programs, w.tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := MemoryStore{}
+	credits := w.credits()
+	for i := range credits {
+		out, err := e.ApplyCredit(s, &credits[i])
+		if err != nil {
+			continue
+		}
+		for j := range out.Overrides {
+			if _, err := e.ApplyOverride(s, &out.Overrides[j]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for k, v := range s {
+		back, err := Codec{}.Decode(Codec{}.Encode(nil, v))
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		if got, want := dumpState(back), dumpState(v); got != want {
+			t.Fatalf("%s:\n got %s\nwant %s", k, got, want)
+		}
+	}
+}
+
+func dumpState(v State) string {
+	var b strings.Builder
+	dumpValue(&b, reflect.ValueOf(v))
+	return b.String()
+}
+
+func FuzzCodec(f *testing.F) {
+	for _, v := range codecSamples() {
+		f.Add(Codec{}.Encode(nil, v))
+		b, _ := json.Marshal(v)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := Codec{}.Decode(b)
+		if err != nil {
+			return
+		}
+		enc := Codec{}.Encode(nil, v)
+		again, err := Codec{}.Decode(enc)
+		if err != nil {
+			t.Fatalf("%q read as %s, whose encoding %q does not read: %v", b, dumpState(v), enc, err)
+		}
+		if dumpState(again) != dumpState(v) {
+			t.Fatalf("%q: %s, then %s", b, dumpState(v), dumpState(again))
+		}
+		if enc2 := (Codec{}).Encode(nil, again); string(enc2) != string(enc) {
+			t.Fatalf("%q encodes as %q, then %q", b, enc, enc2)
+		}
+	})
 }
 
 func TestJSONStrings(t *testing.T) {

@@ -1,8 +1,6 @@
 package accrue
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 
@@ -192,32 +190,4 @@ func addAmount(as []Amount, id string, v decimal.Decimal) []Amount {
 		return as
 	}
 	return slices.Insert(as, i, Amount{ID: id, Amount: v})
-}
-
-// Codec stores a State as JSON in the stage's changelog: the accrual stage
-// is pipeline.NewStage[accrue.State](cfg, accrue.Codec{}, ...).
-type Codec struct{}
-
-var _ pipeline.Codec[State] = Codec{}
-
-// Encode implements pipeline.Codec.
-func (Codec) Encode(dst []byte, v State) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Every field is a string, number, bool, time or decimal.
-		panic(fmt.Sprintf("accrue: encode state: %v", err))
-	}
-	return append(dst, b...)
-}
-
-// Decode implements pipeline.Codec.
-func (Codec) Decode(b []byte) (State, error) {
-	var v State
-	if err := json.Unmarshal(b, &v); err != nil {
-		return State{}, fmt.Errorf("accrue state: %w", err)
-	}
-	if (v.Period == nil) == (v.Sale == nil) {
-		return State{}, fmt.Errorf("accrue state: want exactly one of period and sale")
-	}
-	return v, nil
 }
