@@ -245,6 +245,7 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 			EventTime: ev.EventTime, Share: c.Share, Amount: ev.Amount.Value, Currency: ev.Amount.Currency,
 			Returned: decimal.Zero}
 		t.sale, t.saleKey = sale, SaleKey(c.RepID, ev.Source, ev.TxnID)
+		sale.Programs = make([]SaleProgram, 0, len(plans))
 	}
 	for i := range plans {
 		p := &plans[i]
@@ -260,6 +261,7 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 		}
 		var spiffs []Amount
 		if p.matched != 0 || p.more != nil {
+			spiffs = make([]Amount, 0, bits.OnesCount64(p.matched)+len(p.more))
 			// The credited amount: amount × share × rate, as an amount
 			// program's contribution is.
 			var credited decimal.Decimal
@@ -366,6 +368,9 @@ func (e *Engine) chain(repID string, day reference.Date, v *version) []Manager {
 		seen = append(seen, cur)
 		for _, o := range ovs {
 			if o.Level == level {
+				if out == nil {
+					out = make([]Manager, 0, len(ovs))
+				}
 				out = append(out, Manager{RepID: cur, Level: level, Rate: o.Rate})
 			}
 		}

@@ -48,6 +48,11 @@ func (e *Engine) commit(t *tx, out *Output) {
 // commissionTrace is the change of each band's pay as the measure went
 // from old to cur (same version and quota), then more: the trace of an
 // accrual. after is what each band pays at cur.
+//
+// Each band's part is −(pay before) + (pay after), in the order the bands
+// first pay something, before then after; a band that pays both times is
+// written as the one difference (pay after − pay before, the same exact
+// figure), so that a band paid in full both times costs nothing.
 func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal, more []Part) []Part {
 	if cmp(old, cur) == 0 {
 		return slices.Clone(more)
@@ -56,24 +61,50 @@ func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal, mor
 	_, before := commission(&fg.v.Tiers, old, fg.qf, scratch[:0])
 	// Each band once at most.
 	parts := make([]Part, 0, len(fg.v.Tiers.Bands)+len(more))
-	put := func(b bandPay, d decimal.Decimal) {
-		if d.IsZero() {
-			return
-		}
+	// lazy[i]: parts[i].Amount is a pay before, still to be negated.
+	var lazyBuf [8]bool
+	lazy := lazyBuf[:0]
+	find := func(from decimal.Decimal) int {
 		for i := range parts {
-			if cmp(parts[i].BandFrom.Decimal, b.From) == 0 {
-				parts[i].Amount = add(parts[i].Amount, d)
-				return
+			if cmp(parts[i].BandFrom.Decimal, from) == 0 {
+				return i
 			}
 		}
-		parts = append(parts, Part{Kind: "commission", BandFrom: decimal.NewNullDecimal(b.From),
-			Rate: decimal.NewNullDecimal(b.Rate), Amount: d})
+		return -1
+	}
+	part := func(b bandPay) Part {
+		return Part{Kind: "commission", BandFrom: decimal.NewNullDecimal(b.From), Rate: decimal.NewNullDecimal(b.Rate), Amount: b.Pay}
 	}
 	for _, b := range before {
-		put(b, neg(b.Pay))
+		if b.Pay.IsZero() {
+			continue
+		}
+		if i := find(b.From); i >= 0 {
+			if lazy[i] {
+				parts[i].Amount, lazy[i] = neg(parts[i].Amount), false
+			}
+			parts[i].Amount = add(parts[i].Amount, neg(b.Pay))
+			continue
+		}
+		parts, lazy = append(parts, part(b)), append(lazy, true)
 	}
 	for _, b := range after {
-		put(b, b.Pay)
+		if b.Pay.IsZero() {
+			continue
+		}
+		switch i := find(b.From); {
+		case i < 0:
+			parts, lazy = append(parts, part(b)), append(lazy, false)
+		case lazy[i]:
+			parts[i].Amount, lazy[i] = sub(b.Pay, parts[i].Amount), false
+		default:
+			parts[i].Amount = add(parts[i].Amount, b.Pay)
+		}
+	}
+	for i, l := range lazy {
+		if l {
+			parts[i].Amount = neg(parts[i].Amount)
+		}
 	}
 	return append(parts, more...)
 }

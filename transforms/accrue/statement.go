@@ -17,6 +17,7 @@ type figures struct {
 	capped     bool
 	// earned is reported: round(min(commission + spiff, cap) + override).
 	earned decimal.Decimal
+	r      rounder
 }
 
 func (e *Engine) figures(f *family, ps *PeriodState, scratch []bandPay) (figures, []bandPay) {
@@ -31,8 +32,45 @@ func (e *Engine) figures(f *family, ps *PeriodState, scratch []bandPay) (figures
 	if v.Cap != nil && cmp(pay, *v.Cap) > 0 {
 		pay, fg.capped = *v.Cap, true
 	}
-	fg.earned = round(add(pay, ps.Override), f.minor)
+	fg.r.minor = f.minor
+	fg.earned = fg.r.round(add(pay, ps.Override))
 	return fg, scratch
+}
+
+// rounder rounds to a currency's minor unit, remembering its last few
+// results: a statement rounds one figure more than once (earned is the
+// commission where nothing else is earned, the override for a manager).
+type rounder struct {
+	minor   int32
+	n       int
+	in, out [4]decimal.Decimal
+}
+
+func (r *rounder) round(d decimal.Decimal) decimal.Decimal {
+	for i := range r.n {
+		if same(r.in[i], d) {
+			return r.out[i]
+		}
+	}
+	o := round(d, r.minor)
+	if r.n < len(r.in) {
+		r.in[r.n], r.out[r.n] = d, o
+		r.n++
+	}
+	return o
+}
+
+// same reports whether a and b have the same coefficient and exponent.
+func same(a, b decimal.Decimal) bool {
+	if a.Exponent() != b.Exponent() {
+		return false
+	}
+	ca, oka := small(a)
+	cb, okb := small(b)
+	if oka && okb {
+		return ca == cb
+	}
+	return a.Cmp(b) == 0
 }
 
 // capSpiff is a spiff's period total after its max_per_period cap (§4.4):
@@ -75,13 +113,13 @@ func (e *Engine) statement(f *family, ps *PeriodState, fg *figures) Statement {
 	s := Statement{
 		ProgramID: f.id, ProgramVersion: fg.v.Version, Period: ps.Period, RepID: ps.RepID,
 		Currency: f.currency, MeasureKind: f.measure, Measure: ps.Measure, Quota: fg.qf.q,
-		Commission: round(fg.commission, f.minor),
-		Spiff:      round(fg.spiff, f.minor),
-		Override:   round(ps.Override, f.minor),
+		Commission: fg.r.round(fg.commission),
+		Spiff:      fg.r.round(fg.spiff),
+		Override:   fg.r.round(ps.Override),
 		Earned:     fg.earned, Capped: fg.capped, MinorUnits: f.minor,
 	}
 	if s.MeasureKind == program.Amount || s.MeasureKind == program.Margin {
-		s.Measure = round(ps.Measure, f.minor)
+		s.Measure = fg.r.round(ps.Measure)
 	}
 	if fg.qf.q.Valid {
 		s.Attainment = decimal.NewNullDecimal(divAttainment(ps.Measure, fg.qf.q.Decimal))
