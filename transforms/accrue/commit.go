@@ -58,12 +58,14 @@ func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal, mor
 		return slices.Clone(more)
 	}
 	var scratch [8]bandPay
-	_, before := commission(&fg.v.Tiers, old, fg.qf, scratch[:0])
+	_, before := commission(&fg.v.Tiers, figOf(old), fg.qf, scratch[:0])
 	// Each band once at most.
 	parts := make([]Part, 0, len(fg.v.Tiers.Bands)+len(more))
-	// lazy[i]: parts[i].Amount is a pay before, still to be negated.
+	// amounts[i] is parts[i]'s amount; lazy[i]: a pay before, still to be
+	// negated.
+	var amountBuf [8]fig
 	var lazyBuf [8]bool
-	lazy := lazyBuf[:0]
+	amounts, lazy := amountBuf[:0], lazyBuf[:0]
 	find := func(from decimal.Decimal) int {
 		for i := range parts {
 			if cmp(parts[i].BandFrom.Decimal, from) == 0 {
@@ -73,38 +75,39 @@ func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal, mor
 		return -1
 	}
 	part := func(b bandPay) Part {
-		return Part{Kind: "commission", BandFrom: decimal.NewNullDecimal(b.From), Rate: decimal.NewNullDecimal(b.Rate), Amount: b.Pay}
+		return Part{Kind: "commission", BandFrom: decimal.NewNullDecimal(b.From), Rate: decimal.NewNullDecimal(b.Rate)}
 	}
 	for _, b := range before {
-		if b.Pay.IsZero() {
+		if b.Pay.isZero() {
 			continue
 		}
 		if i := find(b.From); i >= 0 {
 			if lazy[i] {
-				parts[i].Amount, lazy[i] = neg(parts[i].Amount), false
+				amounts[i], lazy[i] = figNeg(amounts[i]), false
 			}
-			parts[i].Amount = add(parts[i].Amount, neg(b.Pay))
+			amounts[i] = figAdd(amounts[i], figNeg(b.Pay))
 			continue
 		}
-		parts, lazy = append(parts, part(b)), append(lazy, true)
+		parts, amounts, lazy = append(parts, part(b)), append(amounts, b.Pay), append(lazy, true)
 	}
 	for _, b := range after {
-		if b.Pay.IsZero() {
+		if b.Pay.isZero() {
 			continue
 		}
 		switch i := find(b.From); {
 		case i < 0:
-			parts, lazy = append(parts, part(b)), append(lazy, false)
+			parts, amounts, lazy = append(parts, part(b)), append(amounts, b.Pay), append(lazy, false)
 		case lazy[i]:
-			parts[i].Amount, lazy[i] = sub(b.Pay, parts[i].Amount), false
+			amounts[i], lazy[i] = figSub(b.Pay, amounts[i]), false
 		default:
-			parts[i].Amount = add(parts[i].Amount, b.Pay)
+			amounts[i] = figAdd(amounts[i], b.Pay)
 		}
 	}
-	for i, l := range lazy {
-		if l {
-			parts[i].Amount = neg(parts[i].Amount)
+	for i := range parts {
+		if lazy[i] {
+			amounts[i] = figNeg(amounts[i])
 		}
+		parts[i].Amount = amounts[i].dec()
 	}
 	return append(parts, more...)
 }
@@ -126,23 +129,27 @@ func (e *Engine) nudges(w *touched, fg *figures, eventID string, out *Output) {
 	if !qf.near.Valid {
 		return
 	}
-	i, ok := nextBand(qf, ps.Measure)
+	m := figOf(ps.Measure)
+	i, ok := nextBand(qf, m)
 	if !ok {
 		return
 	}
-	gap := sub(qf.lower[i], ps.Measure)
+	gap := figSub(qf.lower[i], m)
 	key := v.bandKeys[i]
-	if gap.Sign() <= 0 || cmp(gap, qf.near.Decimal) > 0 || slices.Contains(ps.Near, key) {
+	if gap.sign() <= 0 || figCmp(gap, figOf(qf.near.Decimal)) > 0 || slices.Contains(ps.Near, key) {
 		return
 	}
 	ps.Near = append(ps.Near, key)
 	places := int32(-1)
+	var reported decimal.Decimal
 	if v.Credit.Measure == program.Amount || v.Credit.Measure == program.Margin {
 		places = w.f.minor
-		gap = round(gap, places)
+		reported = figRound(gap, places)
+	} else {
+		reported = gap.dec()
 	}
 	out.Nudges = append(out.Nudges, Nudge{Kind: NudgeNearNextTier, ProgramID: w.f.id, Period: ps.Period,
-		RepID: ps.RepID, BandFrom: v.Tiers.Bands[i].From, Gap: gap, EventID: eventID, GapPlaces: places})
+		RepID: ps.RepID, BandFrom: v.Tiers.Bands[i].From, Gap: reported, EventID: eventID, GapPlaces: places})
 }
 
 // badges awards the badges of §4.10 whose metric the rep's figures reach.

@@ -99,6 +99,8 @@ type version struct {
 	// spiffCaps are each spiff's max_per_period × fixed, by index; not
 	// Valid without a cap.
 	spiffCaps []decimal.NullDecimal
+	// cap is the program's cap, when it has one.
+	cap fig
 	// def holds the figures of the default quota (none, where there is
 	// no quota section or default); byRep and byRole those of the
 	// program's other quotas.
@@ -120,11 +122,12 @@ type quotaFigs struct {
 	// ok is false when the bands are in fractions of quota and there is
 	// none: they pay nothing and have no bounds.
 	ok bool
-	// lower are the bands' lower bounds L in the measure's unit (§4.3).
-	lower []decimal.Decimal
+	// lower are the bands' lower bounds L in the measure's unit (§4.3),
+	// rates their rates.
+	lower, rates []fig
 	// full is what marginal band i pays once M is above the next band's
 	// bound, and below the total of the bands under band i so paid.
-	full, below []decimal.Decimal
+	full, below []fig
 	// crossAt are the thresholds × Q, in thresholds order.
 	crossAt []decimal.Decimal
 	// near is the gap to the next band within which near_next_tier
@@ -158,6 +161,9 @@ func newVersion(p *program.Program) *version {
 		}
 		v.spiffCaps = append(v.spiffCaps, c)
 	}
+	if p.Cap != nil {
+		v.cap = figOf(*p.Cap)
+	}
 	if q := p.Quota; q != nil {
 		v.def = v.figs(q.Default)
 		v.byRep = make(map[string]*quotaFigs, len(q.ByRep))
@@ -183,19 +189,22 @@ func (v *version) figs(q decimal.NullDecimal) quotaFigs {
 	t := &v.Tiers
 	f := quotaFigs{q: q, ok: t.Basis == program.MeasureBase || q.Valid}
 	if f.ok {
+		var lower []decimal.Decimal
 		for _, b := range t.Bands {
 			l := b.From
 			if t.Basis != program.MeasureBase {
 				l = b.From.Mul(q.Decimal)
 			}
-			f.lower = append(f.lower, l)
+			lower = append(lower, l)
+			f.lower = append(f.lower, figOf(l))
+			f.rates = append(f.rates, figOf(b.Rate))
 		}
 		total := decimal.Zero
 		for i, b := range t.Bands {
-			f.below = append(f.below, total)
+			f.below = append(f.below, figOf(total))
 			if i+1 < len(t.Bands) {
-				pay := f.lower[i+1].Sub(f.lower[i]).Mul(b.Rate)
-				f.full = append(f.full, pay)
+				pay := lower[i+1].Sub(lower[i]).Mul(b.Rate)
+				f.full = append(f.full, figOf(pay))
 				total = total.Add(pay)
 			}
 		}

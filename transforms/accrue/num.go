@@ -86,25 +86,62 @@ func abs64(a int64) uint64 {
 	return uint64(a)
 }
 
-// mul is a × b (decimal.Decimal.Mul).
-func mul(a, b decimal.Decimal) decimal.Decimal {
-	ca, oka := small(a)
-	cb, okb := small(b)
-	ea, eb := a.Exponent(), b.Exponent()
+// fig is an exact figure while it is being computed: c × 10^e held in
+// words when ok, the decimal d otherwise. A figure read from a decimal
+// keeps it (src), so that handing it back costs nothing; one computed in
+// words becomes a decimal only when it is kept or reported (dec), and the
+// intermediate results of a commission, a total or a comparison never do.
+type fig struct {
+	c   int64
+	e   int32
+	ok  bool
+	src bool // d is the figure
+	d   decimal.Decimal
+}
+
+// figOf is d as a figure.
+func figOf(d decimal.Decimal) fig {
+	c, ok := small(d)
+	return fig{c: c, e: d.Exponent(), ok: ok, src: true, d: d}
+}
+
+// word is c × 10^e; |c| < 10^18.
+func word(c int64, e int32) fig { return fig{c: c, e: e, ok: true} }
+
+// bigFig is a result too large for words.
+func bigFig(d decimal.Decimal) fig { return fig{e: d.Exponent(), src: true, d: d} }
+
+// dec is f as a decimal.
+func (f fig) dec() decimal.Decimal {
+	if f.src {
+		return f.d
+	}
+	return newDec(f.c, f.e)
+}
+
+func (f fig) sign() int {
+	if f.ok {
+		return int(sign64(f.c))
+	}
+	return f.d.Sign()
+}
+
+func (f fig) isZero() bool { return f.sign() == 0 }
+
+// figMul is a × b (decimal.Decimal.Mul).
+func figMul(a, b fig) fig {
 	switch {
-	case okb && cb == 1 && eb == 0:
+	case b.ok && b.c == 1 && b.e == 0:
 		return a
-	case oka && ca == 1 && ea == 0:
+	case a.ok && a.c == 1 && a.e == 0:
 		return b
 	}
-	e := int64(ea) + int64(eb)
-	if !oka || !okb || e > math.MaxInt32 || e < math.MinInt32 {
-		return a.Mul(b)
+	if e := int64(a.e) + int64(b.e); a.ok && b.ok && e <= math.MaxInt32 && e >= math.MinInt32 {
+		if p, ok := mul64(a.c, b.c); ok {
+			return word(p, int32(e))
+		}
 	}
-	if p, ok := mul64(ca, cb); ok {
-		return newDec(p, int32(e))
-	}
-	return a.Mul(b)
+	return figOf(a.dec().Mul(b.dec()))
 }
 
 // align brings ca × 10^ea and cb × 10^eb to the smaller exponent.
@@ -129,61 +166,60 @@ func align(ca int64, ea int32, cb int64, eb int32) (int64, int64, int32, bool) {
 	}
 }
 
-// add is a + b (decimal.Decimal.Add).
-func add(a, b decimal.Decimal) decimal.Decimal {
-	ca, oka := small(a)
-	cb, okb := small(b)
-	if oka && okb {
-		ea, eb := a.Exponent(), b.Exponent()
+// sum is c × 10^e for |c| < 2 × 10^18, the sum or difference of two words.
+func sum(c int64, e int32) fig {
+	if c > -pow10s[maxSmallDigits] && c < pow10s[maxSmallDigits] {
+		return word(c, e)
+	}
+	return bigFig(decimal.New(c, e))
+}
+
+// figAdd is a + b (decimal.Decimal.Add).
+func figAdd(a, b fig) fig {
+	if a.ok && b.ok {
 		switch {
-		case cb == 0 && ea <= eb:
+		case b.c == 0 && a.e <= b.e:
 			return a
-		case ca == 0 && eb <= ea:
+		case a.c == 0 && b.e <= a.e:
 			return b
 		}
-		if x, y, e, ok := align(ca, ea, cb, eb); ok {
-			// Both below 10^18: the sum fits, and newDec takes any int64.
-			return newDec(x+y, e)
+		if x, y, e, ok := align(a.c, a.e, b.c, b.e); ok {
+			return sum(x+y, e)
 		}
 	}
-	return a.Add(b)
+	return figOf(a.dec().Add(b.dec()))
 }
 
-// sub is a − b (decimal.Decimal.Sub).
-func sub(a, b decimal.Decimal) decimal.Decimal {
-	ca, oka := small(a)
-	cb, okb := small(b)
-	if oka && okb {
-		ea, eb := a.Exponent(), b.Exponent()
-		if cb == 0 && ea <= eb {
+// figSub is a − b (decimal.Decimal.Sub).
+func figSub(a, b fig) fig {
+	if a.ok && b.ok {
+		if b.c == 0 && a.e <= b.e {
 			return a
 		}
-		if x, y, e, ok := align(ca, ea, cb, eb); ok {
-			return newDec(x-y, e)
+		if x, y, e, ok := align(a.c, a.e, b.c, b.e); ok {
+			return sum(x-y, e)
 		}
 	}
-	return a.Sub(b)
+	return figOf(a.dec().Sub(b.dec()))
 }
 
-// neg is −a (decimal.Decimal.Neg).
-func neg(a decimal.Decimal) decimal.Decimal {
-	if c, ok := small(a); ok {
-		if c == 0 {
+// figNeg is −a (decimal.Decimal.Neg).
+func figNeg(a fig) fig {
+	if a.ok {
+		if a.c == 0 {
 			return a
 		}
-		return newDec(-c, a.Exponent())
+		return word(-a.c, a.e)
 	}
-	return a.Neg()
+	return figOf(a.dec().Neg())
 }
 
-// cmp compares a and b (decimal.Decimal.Cmp).
-func cmp(a, b decimal.Decimal) int {
-	ca, oka := small(a)
-	cb, okb := small(b)
-	if !oka || !okb {
-		return a.Cmp(b)
+// figCmp compares a and b (decimal.Decimal.Cmp).
+func figCmp(a, b fig) int {
+	if !a.ok || !b.ok {
+		return a.dec().Cmp(b.dec())
 	}
-	ea, eb := a.Exponent(), b.Exponent()
+	ca, cb, ea, eb := a.c, b.c, a.e, b.e
 	if ea == eb {
 		return cmp64(ca, cb)
 	}
@@ -216,6 +252,25 @@ func cmp(a, b decimal.Decimal) int {
 	}
 	return c
 }
+
+// same reports whether a and b have the same coefficient and exponent.
+func same(a, b fig) bool {
+	if a.e != b.e {
+		return false
+	}
+	if a.ok && b.ok {
+		return a.c == b.c
+	}
+	return a.dec().Cmp(b.dec()) == 0
+}
+
+// The same on decimals.
+
+func mul(a, b decimal.Decimal) decimal.Decimal { return figMul(figOf(a), figOf(b)).dec() }
+func add(a, b decimal.Decimal) decimal.Decimal { return figAdd(figOf(a), figOf(b)).dec() }
+func sub(a, b decimal.Decimal) decimal.Decimal { return figSub(figOf(a), figOf(b)).dec() }
+func neg(a decimal.Decimal) decimal.Decimal    { return figNeg(figOf(a)).dec() }
+func cmp(a, b decimal.Decimal) int             { return figCmp(figOf(a), figOf(b)) }
 
 func cmp64(a, b int64) int {
 	switch {
@@ -253,30 +308,33 @@ func cmpU128(ahi, alo, bhi, blo uint64) int {
 }
 
 // roundBank is d rounded half-even to places (decimal.Decimal.RoundBank).
-func roundBank(d decimal.Decimal, places int32) decimal.Decimal {
-	e := d.Exponent()
+func roundBank(d decimal.Decimal, places int32) decimal.Decimal { return figRound(figOf(d), places) }
+
+// figRound is a rounded half-even to places (decimal.Decimal.RoundBank).
+func figRound(a fig, places int32) decimal.Decimal {
+	e := a.e
 	if int64(e) == -int64(places) {
-		return d
+		return a.dec()
 	}
-	c, ok := small(d)
-	if !ok || places > zeroExps || places < -zeroExps {
-		return d.RoundBank(places)
+	c := a.c
+	if !a.ok || places > zeroExps || places < -zeroExps {
+		return a.dec().RoundBank(places)
 	}
 	if int64(e) > -int64(places) {
-		// More places than d has: the coefficient grows.
+		// More places than a has: the coefficient grows.
 		diff := int64(e) + int64(places)
 		if diff > maxSmallDigits {
-			return d.RoundBank(places)
+			return a.dec().RoundBank(places)
 		}
 		s, ok := mul64(c, pow10s[diff])
 		if !ok {
-			return d.RoundBank(places)
+			return a.dec().RoundBank(places)
 		}
 		return newDec(s, -places)
 	}
 	k := -int64(places) - int64(e) // digits dropped
 	if k > maxSmallDigits {
-		// |d| < 10^18 × 10^e ≤ half a unit of the last place kept.
+		// |a| < 10^18 × 10^e ≤ half a unit of the last place kept.
 		return newDec(0, -places)
 	}
 	p := pow10s[k]

@@ -12,8 +12,8 @@ import (
 type figures struct {
 	v          *version
 	qf         *quotaFigs
-	commission decimal.Decimal
-	spiff      decimal.Decimal
+	commission fig
+	spiff      fig
 	capped     bool
 	// earned is reported: round(min(commission + spiff, cap) + override).
 	earned decimal.Decimal
@@ -23,17 +23,17 @@ type figures struct {
 func (e *Engine) figures(f *family, ps *PeriodState, scratch []bandPay) (figures, []bandPay) {
 	v := f.governing(ps.Period)
 	fg := figures{v: v, qf: e.quota(f, v, ps.RepID, ps.Period)}
-	fg.commission, scratch = commission(&v.Tiers, ps.Measure, fg.qf, scratch)
-	fg.spiff = decimal.Zero
+	fg.commission, scratch = commission(&v.Tiers, figOf(ps.Measure), fg.qf, scratch)
+	fg.spiff = zeroFig
 	for _, a := range ps.Spiffs {
-		fg.spiff = add(fg.spiff, capSpiff(v, a))
+		fg.spiff = figAdd(fg.spiff, capSpiff(v, a))
 	}
-	pay := add(fg.commission, fg.spiff)
-	if v.Cap != nil && cmp(pay, *v.Cap) > 0 {
-		pay, fg.capped = *v.Cap, true
+	pay := figAdd(fg.commission, fg.spiff)
+	if v.Cap != nil && figCmp(pay, v.cap) > 0 {
+		pay, fg.capped = v.cap, true
 	}
 	fg.r.minor = f.minor
-	fg.earned = fg.r.round(add(pay, ps.Override))
+	fg.earned = fg.r.round(figAdd(pay, figOf(ps.Override)))
 	return fg, scratch
 }
 
@@ -41,52 +41,40 @@ func (e *Engine) figures(f *family, ps *PeriodState, scratch []bandPay) (figures
 // results: a statement rounds one figure more than once (earned is the
 // commission where nothing else is earned, the override for a manager).
 type rounder struct {
-	minor   int32
-	n       int
-	in, out [4]decimal.Decimal
+	minor int32
+	n     int
+	in    [4]fig
+	out   [4]decimal.Decimal
 }
 
-func (r *rounder) round(d decimal.Decimal) decimal.Decimal {
+func (r *rounder) round(f fig) decimal.Decimal {
 	for i := range r.n {
-		if same(r.in[i], d) {
+		if same(r.in[i], f) {
 			return r.out[i]
 		}
 	}
-	o := round(d, r.minor)
+	o := figRound(f, r.minor)
 	if r.n < len(r.in) {
-		r.in[r.n], r.out[r.n] = d, o
+		r.in[r.n], r.out[r.n] = f, o
 		r.n++
 	}
 	return o
 }
 
-// same reports whether a and b have the same coefficient and exponent.
-func same(a, b decimal.Decimal) bool {
-	if a.Exponent() != b.Exponent() {
-		return false
-	}
-	ca, oka := small(a)
-	cb, okb := small(b)
-	if oka && okb {
-		return ca == cb
-	}
-	return a.Cmp(b) == 0
-}
-
 // capSpiff is a spiff's period total after its max_per_period cap (§4.4):
 // a fixed spiff pays at most MaxPerPeriod × Fixed. A spiff the governing
 // version no longer has keeps its total.
-func capSpiff(v *version, a Amount) decimal.Decimal {
+func capSpiff(v *version, a Amount) fig {
 	for i := range v.Spiffs {
 		if v.Spiffs[i].ID != a.ID {
 			continue
 		}
 		if limit := v.spiffCaps[i]; limit.Valid && cmp(a.Amount, limit.Decimal) > 0 {
-			return limit.Decimal
+			return figOf(limit.Decimal)
 		}
 		break
 	}
-	return a.Amount
+	return figOf(a.Amount)
 }
 
 // quota is the figures of rep's quota in a period (§4.3): by_rep, else
@@ -115,11 +103,11 @@ func (e *Engine) statement(f *family, ps *PeriodState, fg *figures) Statement {
 		Currency: f.currency, MeasureKind: f.measure, Measure: ps.Measure, Quota: fg.qf.q,
 		Commission: fg.r.round(fg.commission),
 		Spiff:      fg.r.round(fg.spiff),
-		Override:   fg.r.round(ps.Override),
+		Override:   fg.r.round(figOf(ps.Override)),
 		Earned:     fg.earned, Capped: fg.capped, MinorUnits: f.minor,
 	}
 	if s.MeasureKind == program.Amount || s.MeasureKind == program.Margin {
-		s.Measure = fg.r.round(ps.Measure)
+		s.Measure = fg.r.round(figOf(ps.Measure))
 	}
 	if fg.qf.q.Valid {
 		s.Attainment = decimal.NewNullDecimal(divAttainment(ps.Measure, fg.qf.q.Decimal))
