@@ -503,33 +503,3 @@ func (f *family) version(n int) *version {
 	}
 	return f.derived[len(f.derived)-1]
 }
-
-// env is what the programs' expressions see of a credit's event: the rep
-// row in force for the event's rep_id (through the source's identities),
-// else for the first split rep, else for the recipient.
-func (e *Engine) env(c *link.Credit, day reference.Date) *program.Env {
-	ev := c.Event
-	key := ev.RepID
-	if key == "" && len(ev.Splits) > 0 {
-		key = ev.Splits[0].RepID
-	}
-	var rep *reference.Rep
-	if key != "" {
-		id := key
-		if ident, ok := e.tables.Identity(ev.Source, key, day); ok {
-			id = ident.RepID
-		}
-		if r, ok := e.tables.Rep(id, day); ok {
-			rep = &r
-		}
-	} else if r, ok := e.tables.Rep(c.RepID, day); ok {
-		rep = &r
-	}
-	var prod *reference.Product
-	if ev.ProductID != "" {
-		if p, ok := e.tables.Product(ev.ProductID, day); ok {
-			prod = &p
-		}
-	}
-	return program.NewEnv(ev, rep, prod)
-}

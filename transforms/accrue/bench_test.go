@@ -306,3 +306,44 @@ func BenchmarkOutputJSON(b *testing.B) {
 		buf = appendOutput(buf[:0], &outs[i%len(outs)])
 	}
 }
+
+// BenchmarkApplyCreditExpr is BenchmarkApplyCredit with 4 programs whose
+// first has a credit.filter on the product and the rep, and spiffs on an
+// attribute and the currency, as real programs do.
+func BenchmarkApplyCreditExpr(b *testing.B) {
+	var products strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&products, `{"product_id":"P-%d","category":"%s","price":%d,"valid_from":"2026-01-01"}`+"\n",
+			i, []string{"software", "services", "hardware"}[i%3], 10*i)
+	}
+	tb := tables(b, benchReps(), products.String(), defaultFX)
+	progs := benchPrograms(4)
+	progs[0].Credit.Filter = mustExpr(`product.category in ["software", "services"] and rep.role == "AE"`)
+	progs[0].Spiffs[0].When = mustExpr(`attributes["channel"] == "online"`)
+	progs[0].Spiffs[1].When = mustExpr(`currency == "EUR" and product.price > 50`)
+	e, err := New(progs, tb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	credits := benchCredits(b, 4096)
+	for i := range credits {
+		ev := *credits[i].Event
+		ev.ProductID = fmt.Sprintf("P-%d", i%20)
+		ev.Attributes = map[string]string{"channel": []string{"online", "retail"}[i%2]}
+		credits[i].Event = &ev
+	}
+	s := MemoryStore{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		out, err := e.ApplyCredit(s, &credits[i%len(credits)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range out.Overrides {
+			if _, err := e.ApplyOverride(s, &out.Overrides[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

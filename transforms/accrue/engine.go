@@ -60,6 +60,8 @@ type Engine struct {
 	tables   *reference.Tables
 	families []*family // by program id
 	byID     map[string]*family
+	// fields are the maps expressions see of reference rows.
+	fields rowFields
 }
 
 // family is the versions of one program id.
