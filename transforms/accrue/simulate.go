@@ -3,7 +3,6 @@ package accrue
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -106,8 +105,10 @@ func (s *Simulation) Run(r io.Reader) error {
 // Event runs one encoded event through the pipeline's code.
 func (s *Simulation) Event(line int, b []byte) {
 	s.summary.Read++
-	var ev canonical.Event
-	if err := json.Unmarshal(b, &ev); err != nil {
+	// The linking stage's reader of canonical events, which reads what
+	// encoding/json reads, the same way.
+	ev, err := link.DecodeEvent(b)
+	if err != nil {
 		var fe *canonical.FieldError
 		if errors.As(err, &fe) {
 			s.reject(line, &pipeline.Reject{Reason: sanitize.ReasonInvalidField, Field: fe.Field, Err: fe.Err})
@@ -116,18 +117,18 @@ func (s *Simulation) Event(line int, b []byte) {
 		}
 		return
 	}
-	if rj := s.gate.Check(&ev, s.now); rj != nil {
+	if rj := s.gate.Check(ev, s.now); rj != nil {
 		s.reject(line, rj)
 		return
 	}
-	if rj := s.deduper.CheckAndRemember(s.seen, &ev); rj != nil {
+	if rj := s.deduper.CheckAndRemember(s.seen, ev); rj != nil {
 		s.summary.Duplicates++
 		if s.OnReject != nil {
 			s.OnReject(line, rj)
 		}
 		return
 	}
-	credits, miss, rj := s.linker.Link(&ev, s.orig)
+	credits, miss, rj := s.linker.Link(ev, s.orig)
 	if miss != nil {
 		rj = miss.Reject()
 	}
