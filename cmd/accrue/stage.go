@@ -121,6 +121,7 @@ it prints its owned state as one JSON line: {"state_keys":…,"state_total":…}
 	cmd.AddCommand(newIngestStageCmds(g)...)
 	cmd.AddCommand(newLinkStageCmd(g))
 	cmd.AddCommand(newAccrueStageCmd(g))
+	cmd.AddCommand(newNudgeStageCmds(g)...)
 	return cmd
 }
 
