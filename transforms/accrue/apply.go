@@ -78,7 +78,7 @@ func (e *Engine) ApplyOverride(s Store, o *OverrideCredit) (Output, error) {
 	if _, _, err := periodBounds(f.period, o.Period); err != nil {
 		return out, &pipeline.Reject{Reason: ReasonInvalidInput, Field: "period", Err: err}
 	}
-	tx := e.begin(s, o.ID, o.EventID)
+	tx := e.beginOne(s, o.ID, o.EventID)
 	t := tx.period(f, o.Period, o.ManagerID)
 	t.cur.Override = add(t.cur.Override, o.Amount)
 	t.parts = append(t.parts, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID,
@@ -96,10 +96,18 @@ type tx struct {
 	touched []*touched
 	sale    *SaleState
 	saleKey string
-	// The first few touched live here: most inputs touch one period, an
-	// override record always exactly one.
-	buf  [4]touched
-	ptrs [4]*touched
+	// The first touched live here.
+	buf  [2]touched
+	ptrs [2]*touched
+	// one, when set, holds the output of an input that touches one
+	// period (an override record): allocated with the tx, thrown away
+	// with the output.
+	one *oneOutput
+}
+
+type oneOutput struct {
+	snap [1]Snapshot
+	acc  [1]Accrual
 }
 
 // touched is one (program, period, rep) an input changed.
@@ -110,13 +118,24 @@ type touched struct {
 	cur *PeriodState
 	// parts are the spiff and override changes, for the trace; commission
 	// parts are derived from the measure's change.
-	parts []Part
+	parts    []Part
+	partsBuf [2]Part
 }
 
 func (e *Engine) begin(s Store, inputID, eventID string) *tx {
 	t := &tx{s: s, inputID: inputID, eventID: eventID}
 	t.touched = t.ptrs[:0]
 	return t
+}
+
+// beginOne begins an input that touches one period.
+func (e *Engine) beginOne(s Store, inputID, eventID string) *tx {
+	b := &struct {
+		tx
+		oneOutput
+	}{tx: tx{s: s, inputID: inputID, eventID: eventID}}
+	b.touched, b.one = b.ptrs[:0], &b.oneOutput
+	return &b.tx
 }
 
 // period is the working copy of a rep's figures in a program's period.
@@ -134,6 +153,7 @@ func (t *tx) period(f *family, label, repID string) *touched {
 		w = new(touched)
 	}
 	w.key, w.f = key, f
+	w.parts = w.partsBuf[:0]
 	if st, ok := t.s.Get(key); ok && st.Period != nil {
 		w.cur = st.Period.clone()
 	} else {

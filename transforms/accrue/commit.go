@@ -14,13 +14,21 @@ import (
 func (e *Engine) commit(t *tx, out *Output) {
 	var buf [8]bandPay
 	bands := buf[:0]
-	out.Snapshots = slices.Grow(out.Snapshots, len(t.touched))
+	if t.one != nil && out.Snapshots == nil && len(t.touched) == 1 {
+		out.Snapshots = t.one.snap[:0:1]
+	} else {
+		out.Snapshots = slices.Grow(out.Snapshots, len(t.touched))
+	}
 	for _, w := range t.touched {
 		var fg figures
 		fg, bands = e.figures(w.f, w.cur, bands)
 		st := e.statement(w.f, w.cur, &fg)
 		if cmp(st.Earned, w.cur.Earned) != 0 {
-			if out.Accruals == nil {
+			switch {
+			case out.Accruals != nil:
+			case t.one != nil && len(t.touched) == 1:
+				out.Accruals = t.one.acc[:0:1]
+			default:
 				out.Accruals = make([]Accrual, 0, len(t.touched))
 			}
 			out.Accruals = append(out.Accruals, Accrual{
