@@ -50,6 +50,7 @@ var Topics = []Topic{
 	{Name: "wallet.redemptions", Doc: "redemption requests, keyed by rep"},
 	{Name: "wallet.bank-accounts", Compacted: true, Doc: "bank accounts and their verification, keyed by rep"},
 	{Name: "accrue.overrides", Doc: "override records for managers, keyed by manager: written and read back by the accrual stage (co-partitioned with sales.credited)"},
+	{Name: "accrue.recompute", Doc: "recompute runs: markers and replayed credits written by accrue recompute, keyed by rep, read by the accrual stage"},
 	{Name: "accrue.rejected", Doc: "dead letters of the accrual stage"},
 	{Name: "accrue.changelog", Compacted: true, Doc: "state changelog of the accrual stage"},
 	{Name: "leaderboard.by-program", Doc: "attainment snapshots re-keyed by program_id|period, so that one partition holds a whole leaderboard"},

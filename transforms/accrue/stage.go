@@ -41,9 +41,10 @@ type Config struct {
 	// the catalog never changes.
 	Version func() uint64
 	// Overrides is the stage's own topic of override records
-	// (TopicOverrides), an input as well as an output; every other input
+	// (TopicOverrides), an input as well as an output; Recompute the topic
+	// of recompute runs (TopicRecompute), an input. Every other input
 	// topic carries credits.
-	Overrides string
+	Overrides, Recompute string
 	// Output topics, keyed by rep: TopicAccruals, TopicAttainment,
 	// TopicNudges, TopicAwards and TopicPayable by default.
 	Accruals, Attainment, Nudges, Awards, Payable string
@@ -98,11 +99,16 @@ type Processor struct {
 	parts  map[int32]*partClock
 	// hint sizes the buffer of the next record's outputs.
 	hint int
+	// shadow is the engine of a recompute run's program, for the run
+	// shadowFor, built from the catalog version shadowBuilt.
+	shadow      *Engine
+	shadowFor   string
+	shadowBuilt uint64
 }
 
 var (
-	_ pipeline.Processor[State] = (*Processor)(nil)
-	_ pipeline.Ticker[State]    = (*Processor)(nil)
+	_ pipeline.Processor[Entry] = (*Processor)(nil)
+	_ pipeline.Ticker[Entry]    = (*Processor)(nil)
 )
 
 // partClock is what the processor knows of one partition: its event-time
@@ -127,7 +133,7 @@ func NewProcessor(cfg Config) (*Processor, error) {
 	for _, t := range []struct {
 		dst *string
 		def string
-	}{{&cfg.Overrides, TopicOverrides}, {&cfg.Accruals, TopicAccruals}, {&cfg.Attainment, TopicAttainment},
+	}{{&cfg.Overrides, TopicOverrides}, {&cfg.Recompute, TopicRecompute}, {&cfg.Accruals, TopicAccruals}, {&cfg.Attainment, TopicAttainment},
 		{&cfg.Nudges, TopicNudges}, {&cfg.Awards, TopicAwards}, {&cfg.Payable, TopicPayable}} {
 		if *t.dst == "" {
 			*t.dst = t.def
@@ -228,12 +234,28 @@ func BuildEngine(programs []*program.Program, tables *reference.Tables) (e *Engi
 }
 
 // Process implements pipeline.Processor.
-func (p *Processor) Process(c *pipeline.Context[State], rec *kgo.Record) error {
+func (p *Processor) Process(c *pipeline.Context[Entry], rec *kgo.Record) error {
 	p.refresh()
+	if rec.Topic == p.cfg.Recompute {
+		return p.recompute(c, rec)
+	}
+	if run := header(rec, HeaderRun); run != "" && rec.Topic == p.cfg.Overrides {
+		return p.runOverride(c, rec, run)
+	}
+	if r := p.runState(c); r != nil {
+		return p.park(c, rec, r)
+	}
+	return p.apply(c, rec)
+}
+
+// apply applies a live credit or override record and emits what it
+// produced.
+func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 	pc := p.clock(rec.Partition, time.Time{})
 	var out Output
 	var err error
 	override := rec.Topic == p.cfg.Overrides
+	live := engineStore{c: c}
 	if override {
 		o, derr := DecodeOverride(rec.Value)
 		if derr != nil {
@@ -242,7 +264,7 @@ func (p *Processor) Process(c *pipeline.Context[State], rec *kgo.Record) error {
 		if string(rec.Key) != o.ManagerID {
 			return pipeline.Rejectf(ReasonInvalidInput, "manager_id", "the record is keyed %q, not by its manager %q", rec.Key, o.ManagerID)
 		}
-		out, err = p.engine.ApplyOverride(c, o)
+		out, err = p.engine.ApplyOverride(live, o)
 	} else {
 		cr, derr := DecodeCredit(rec.Value)
 		if derr != nil {
@@ -262,7 +284,13 @@ func (p *Processor) Process(c *pipeline.Context[State], rec *kgo.Record) error {
 		if t := cr.Event.EventTime; t.After(pc.watermark) {
 			pc.watermark = t
 		}
-		out, err = p.engine.ApplyCredit(c, cr)
+		out, err = p.engine.ApplyCredit(live, cr)
+		if err == nil {
+			// Where a recompute run would start: this credit is in the
+			// live figures.
+			pos := rec.Offset
+			c.Put(keyPosition, Entry{Position: &pos})
+		}
 	}
 	if err != nil {
 		return err
@@ -274,7 +302,7 @@ func (p *Processor) Process(c *pipeline.Context[State], rec *kgo.Record) error {
 
 // emit writes out's records: keys and values share one buffer, cut into
 // records that the runtime owns once emitted.
-func (p *Processor) emit(c *pipeline.Context[State], out *Output) {
+func (p *Processor) emit(c *pipeline.Context[Entry], out *Output) {
 	b := make([]byte, 0, p.hint)
 	send := func(topic string, k, v int) {
 		c.Emit(topic, b[k:v:v], b[v:len(b):len(b)])
@@ -348,7 +376,7 @@ func AppendPayable(b []byte, a *Accrual) []byte {
 
 // Tick implements pipeline.Ticker: every SweepInterval it sweeps the
 // partition's state (Engine.Sweep) and counts what is left.
-func (p *Processor) Tick(c *pipeline.Context[State], partition int32, now time.Time) {
+func (p *Processor) Tick(c *pipeline.Context[Entry], partition int32, now time.Time) {
 	p.refresh()
 	pc := p.clock(partition, now)
 	p.prune(now)
@@ -356,7 +384,7 @@ func (p *Processor) Tick(c *pipeline.Context[State], partition int32, now time.T
 		return
 	}
 	pc.swept = now
-	cs := &countingStore{c: c}
+	cs := &countingStore{ScanStore: engineStore{c: c}}
 	removed := 0
 	if !pc.watermark.IsZero() {
 		removed = p.engine.Sweep(cs, pc.watermark, p.cfg.Retention)
@@ -397,22 +425,19 @@ func (p *Processor) prune(now time.Time) {
 // countingStore counts a partition's periods and sales as a sweep scans
 // and deletes them.
 type countingStore struct {
-	c              *pipeline.Context[State]
+	ScanStore
 	periods, sales int
 }
 
-func (s *countingStore) Get(k string) (State, bool) { return s.c.Get(k) }
-func (s *countingStore) Put(k string, v State)      { s.c.Put(k, v) }
-
 func (s *countingStore) Delete(k string) {
-	if v, ok := s.c.Get(k); ok {
+	if v, ok := s.Get(k); ok {
 		s.count(v, -1)
 	}
-	s.c.Delete(k)
+	s.ScanStore.Delete(k)
 }
 
 func (s *countingStore) Scan(fn func(string, State) bool) {
-	s.c.Scan(func(k string, v State) bool {
+	s.ScanStore.Scan(func(k string, v State) bool {
 		s.count(v, 1)
 		return fn(k, v)
 	})

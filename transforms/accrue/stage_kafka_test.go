@@ -342,7 +342,8 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 	}
 	startAccrue := func() *pt.Proc {
 		return pt.StartProc(t, bin, dir, "accrue", append(append([]string{}, common...), "stage", "accrue",
-			"--name", tp.name, "--input", tp.credited, "--overrides", tp.overrides, "--dead-letter", tp.rejected,
+			"--name", tp.name, "--input", tp.credited, "--overrides", tp.overrides, "--recompute", tp.recompute,
+			"--dead-letter", tp.rejected,
 			"--accruals", tp.accruals, "--attainment", tp.attainment, "--nudges", tp.nudges, "--awards", tp.awards,
 			"--payable", tp.payable, "--programs-topic", tp.programs, "--ref-prefix", refPrefix,
 			"--instance-id", "a1", "--admin-addr", "", "--sweep-interval", "2s",

@@ -19,6 +19,8 @@ type Metrics struct {
 	builds             prometheus.Counter
 	refused            prometheus.Counter
 	swept              prometheus.Counter
+	runs               *prometheus.CounterVec
+	adjustments        prometheus.Counter
 	versions           atomic.Int64
 	periods, sales     atomic.Int64
 }
@@ -53,6 +55,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "accrue", Subsystem: "accrual", Name: "swept_total",
 		Help: "Sales and periods forgotten because they are older than the retention (event time).",
 	})
+	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "recompute_records_total",
+		Help: "What recompute runs did on this instance's partitions: begun, replayed, replay_skipped, replay_rejected, parked, ended, swapped, twin_dropped, cancelled, stale.",
+	}, []string{"what"})
+	m.adjustments = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "recompute_adjustments_total",
+		Help: "Adjustment deltas emitted when a recompute run swapped its figures in.",
+	})
 	entries := func(kind string, v *atomic.Int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "accrue", Subsystem: "accrual", Name: "state_entries",
@@ -60,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			ConstLabels: prometheus.Labels{"kind": kind},
 		}, func() float64 { return float64(v.Load()) })
 	}
-	reg.MustRegister(inputs, m.deltas, m.expired, m.builds, m.refused, m.swept,
+	reg.MustRegister(inputs, m.deltas, m.expired, m.builds, m.refused, m.swept, m.runs, m.adjustments,
 		entries("period", &m.periods), entries("sale", &m.sales),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "accrue", Subsystem: "accrual", Name: "engine_versions",
@@ -103,5 +113,18 @@ func (m *Metrics) state(periods, sales, swept int) {
 	m.sales.Add(int64(sales))
 	if swept > 0 {
 		m.swept.Add(float64(swept))
+	}
+}
+
+func (m *Metrics) recompute(what string) {
+	if m != nil {
+		m.runs.WithLabelValues(what).Inc()
+	}
+}
+
+func (m *Metrics) recomputeAdjustments(n int) {
+	if m != nil {
+		m.adjustments.Add(float64(n))
+		m.deltas.Add(float64(n))
 	}
 }

@@ -30,7 +30,7 @@ import (
 // stageTopics are the topics of one accrual stage under test.
 type stageTopics struct {
 	brokers                                                 []string
-	name, credited, overrides, rejected                     string
+	name, credited, overrides, recompute, rejected          string
 	accruals, attainment, nudges, awards, payable, programs string
 }
 
@@ -38,16 +38,16 @@ func newStageTopics(t testing.TB, brokers []string, partitions int32) *stageTopi
 	t.Helper()
 	sfx := fmt.Sprint(time.Now().UnixNano())
 	tp := &stageTopics{brokers: brokers, name: "accrue-" + sfx, credited: "credited-" + sfx, overrides: "overrides-" + sfx,
-		rejected: "accrue-rejected-" + sfx, accruals: "accruals-" + sfx, attainment: "attainment-" + sfx,
+		recompute: "recompute-" + sfx, rejected: "accrue-rejected-" + sfx, accruals: "accruals-" + sfx, attainment: "attainment-" + sfx,
 		nudges: "nudges-" + sfx, awards: "awards-" + sfx, payable: "payable-" + sfx, programs: "programs-" + sfx}
-	pt.CreateTopics(t, brokers, partitions, []string{tp.credited, tp.overrides, tp.rejected, tp.accruals, tp.attainment,
+	pt.CreateTopics(t, brokers, partitions, []string{tp.credited, tp.overrides, tp.recompute, tp.rejected, tp.accruals, tp.attainment,
 		tp.nudges, tp.awards, tp.payable}, tp.name+".changelog")
 	pt.CreateTopics(t, brokers, 1, nil, tp.programs)
 	return tp
 }
 
 func (tp *stageTopics) config(cat *program.Catalog, tables *reference.Tables, version func() uint64, met *Metrics) Config {
-	return Config{Tables: tables, Catalog: cat, Version: version, Overrides: tp.overrides, Accruals: tp.accruals,
+	return Config{Tables: tables, Catalog: cat, Version: version, Overrides: tp.overrides, Recompute: tp.recompute, Accruals: tp.accruals,
 		Attainment: tp.attainment, Nudges: tp.nudges, Awards: tp.awards, Payable: tp.payable,
 		TickInterval: 100 * time.Millisecond, SweepInterval: 200 * time.Millisecond, Metrics: met,
 		Logger: slog.New(slog.DiscardHandler)}
@@ -57,17 +57,23 @@ func (tp *stageTopics) config(cat *program.Catalog, tables *reference.Tables, ve
 // returns the stage's error.
 func (tp *stageTopics) run(t testing.TB, instance string, proc *Processor, met *pipeline.Metrics) func() error {
 	t.Helper()
-	st, err := pipeline.NewStage[State](pipeline.Config{
-		Name: tp.name, Brokers: tp.brokers, Inputs: []string{tp.credited, tp.overrides}, InstanceID: instance,
+	st, err := pipeline.NewStage[Entry](pipeline.Config{
+		Name: tp.name, Brokers: tp.brokers, Inputs: []string{tp.credited, tp.overrides, tp.recompute}, InstanceID: instance,
 		DeadLetter: tp.rejected, MaxPollRecords: 300, SessionTimeout: 2 * time.Second, TransactionTimeout: 5 * time.Second,
 		TickInterval: 100 * time.Millisecond, Metrics: met, Logger: slog.New(slog.DiscardHandler),
-	}, Codec{}, proc)
+	}, EntryCodec{}, proc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
+	go func() {
+		err := st.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			t.Errorf("stage %s stopped: %v", instance, err)
+		}
+		done <- err
+	}()
 	var stopped atomic.Bool
 	stop := func() error {
 		if stopped.Swap(true) {
