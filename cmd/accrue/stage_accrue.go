@@ -19,18 +19,19 @@ import (
 
 func newAccrueStageCmd(g *globals) *cobra.Command {
 	var f stageFlags
-	var input, overrides, accruals, attainment, nudges, awards, payable, deadLetter string
+	var input, overrides, recompute, accruals, attainment, nudges, awards, payable, deadLetter string
 	var name, programsTopic, refPrefix string
 	var retention, sweep, tick time.Duration
 	cmd := &cobra.Command{
 		Use:   "accrue",
 		Short: "Compute accruals under the published programs: accruals, attainment, nudges, awards, payouts.payable",
 		Long: `The keyed stage after linking. It consumes the credits of --input (keyed by
-the recipient's rep_id, as 'accrue stage link' writes them) and its own
-override records (--overrides, keyed by manager; same partition count), and
-applies each with the accrual engine (docs/accrual.md) to the rep's state:
-measures, tiers, caps, spiffs, clawbacks, overrides. For each it emits, in
-one transaction with its state and offsets:
+the recipient's rep_id, as 'accrue stage link' writes them), its own override
+records (--overrides, keyed by manager) and recompute runs (--recompute,
+written by 'accrue recompute'), all three with the same partition count, and
+applies each credit with the accrual engine (docs/accrual.md) to the rep's
+state: measures, tiers, caps, spiffs, clawbacks, overrides. For each it
+emits, in one transaction with its state and offsets:
 
   --accruals    the change of the rep's rounded earned, with a trace
   --attainment  the rep's statement, versioned per program, period and rep
@@ -68,7 +69,7 @@ admin server stops.`,
 			if err != nil {
 				return usageError{err}
 			}
-			cfg := f.config(g, name, []string{input, overrides}, reg)
+			cfg := f.config(g, name, []string{input, overrides, recompute}, reg)
 			cfg.DeadLetter, cfg.TickInterval = deadLetter, tick
 
 			ctx := cmd.Context()
@@ -84,7 +85,7 @@ admin server stops.`,
 
 			// The processor builds its engine of the catalog at once: the
 			// admin server answers meanwhile, not ready.
-			var running atomic.Pointer[pipeline.Stage[accrue.State]]
+			var running atomic.Pointer[pipeline.Stage[accrue.Entry]]
 			stopAdmin, err := serveAdmin(f.adminAddr, reg,
 				pipeline.ReadyCheck{Name: "reference tables", Ready: global.Ready},
 				pipeline.ReadyCheck{Name: "programs", Ready: progs.Ready},
@@ -103,7 +104,7 @@ admin server stops.`,
 			}
 			proc, err := accrue.NewProcessor(accrue.Config{
 				Tables: global.Tables(), Catalog: progs.Catalog(), Version: progs.Version,
-				Overrides: overrides, Accruals: accruals, Attainment: attainment, Nudges: nudges, Awards: awards,
+				Overrides: overrides, Recompute: recompute, Accruals: accruals, Attainment: attainment, Nudges: nudges, Awards: awards,
 				Payable: payable, Retention: retention, SweepInterval: sweep, TickInterval: tick,
 				Metrics: accrue.NewMetrics(reg),
 			})
@@ -111,7 +112,7 @@ admin server stops.`,
 				return usageError{err}
 			}
 			slog.Info("engine built", "programs", proc.Engine().Programs())
-			st, err := pipeline.NewStage[accrue.State](cfg, accrue.Codec{}, proc)
+			st, err := pipeline.NewStage[accrue.Entry](cfg, accrue.EntryCodec{}, proc)
 			if err != nil {
 				return usageError{err}
 			}
@@ -120,7 +121,7 @@ admin server stops.`,
 				return err
 			}
 			var keys, periods, sales int64
-			st.EachState(func(_ int32, k string, _ accrue.State) {
+			st.EachState(func(_ int32, k string, _ accrue.Entry) {
 				keys++
 				switch {
 				case strings.HasPrefix(k, "p/"):
@@ -137,6 +138,7 @@ admin server stops.`,
 	fl := cmd.Flags()
 	fl.StringVar(&input, "input", accrue.TopicCredits, "topic of credits, keyed by rep_id")
 	fl.StringVar(&overrides, "overrides", accrue.TopicOverrides, "the stage's topic of override records, keyed by manager (input and output)")
+	fl.StringVar(&recompute, "recompute", accrue.TopicRecompute, "topic of recompute runs, written by 'accrue recompute' (input)")
 	fl.StringVar(&accruals, "accruals", accrue.TopicAccruals, "topic for accrual deltas")
 	fl.StringVar(&attainment, "attainment", accrue.TopicAttainment, "topic for statement snapshots")
 	fl.StringVar(&nudges, "nudges", accrue.TopicNudges, "topic for nudges")
