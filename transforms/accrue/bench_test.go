@@ -184,7 +184,7 @@ func appendOutput(buf []byte, out *Output) []byte {
 }
 
 // BenchmarkCreditPath is the accrual stage's own work per credit, short of
-// Kafka: decode the record, apply it, apply the override records it makes
+// Kafka: decode the record (DecodeCredit), apply it, apply the override records it makes
 // (as they come back on the managers' partitions), encode every output
 // record and every state value it changed.
 func BenchmarkCreditPath(b *testing.B) {
@@ -196,7 +196,7 @@ func BenchmarkCreditPath(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				c, err := link.DecodeCredit(recs[i%len(recs)])
+				c, err := DecodeCredit(recs[i%len(recs)])
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -217,7 +217,9 @@ func BenchmarkCreditPath(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeCredit reads records of sales.credited.
+// BenchmarkDecodeCredit reads records of sales.credited with
+// link.DecodeCredit (encoding/json); BenchmarkStageDecodeCredit with the
+// stage's DecodeCredit.
 func BenchmarkDecodeCredit(b *testing.B) {
 	_, recs := benchInputs(b, 1)
 	b.ReportAllocs()
