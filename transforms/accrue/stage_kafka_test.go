@@ -257,6 +257,10 @@ func killWorld(t *testing.T, dir string, seed uint64, n int) (files map[string]s
 // The link stage's input has one partition, so that each rep's credits
 // reach the accrual stage's four partitions in the order of the file, as
 // simulate reads them: nudges depend on it.
+//
+// Then a new version of one program is published and `accrue recompute`
+// runs against the restarted stage: the statements must become what
+// simulate computes with the new version, again to the cent.
 func TestStageKillsMatchSimulate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs stage processes against a real broker")
@@ -316,22 +320,25 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 	run(append([]string{"program", "--topic", tp.programs, "publish"}, programFiles...)...)
 
 	// What simulate says.
-	nudgesFile, awardsFile := filepath.Join(dir, "nudges.jsonl"), filepath.Join(dir, "awards.jsonl")
-	simArgs := append([]string{"simulate"}, "--reps", files["reps"], "--products", files["products"], "--fx", files["fx"],
-		"--events", files["events"], "--nudges", nudgesFile, "--awards", awardsFile)
-	for _, f := range programFiles {
-		simArgs = append(simArgs, "--program", f)
+	simulate := func(programFiles []string) (*expected, map[string]int, string) {
+		t.Helper()
+		nudgesFile, awardsFile := filepath.Join(dir, "nudges.jsonl"), filepath.Join(dir, "awards.jsonl")
+		simArgs := append([]string{"simulate"}, "--reps", files["reps"], "--products", files["products"], "--fx", files["fx"],
+			"--events", files["events"], "--nudges", nudgesFile, "--awards", awardsFile)
+		for _, f := range programFiles {
+			simArgs = append(simArgs, "--program", f)
+		}
+		simCmd := exec.Command(bin, simArgs...)
+		var simErr bytes.Buffer
+		simCmd.Stderr = &simErr
+		simOut, err := simCmd.Output()
+		if err != nil {
+			t.Fatalf("accrue simulate: %v\n%s", err, simErr.Bytes())
+		}
+		return simulated(t, simOut, nudgesFile, awardsFile), simulatedRejects(simErr.String()), simErr.String()
 	}
-	simCmd := exec.Command(bin, simArgs...)
-	var simErr bytes.Buffer
-	simCmd.Stderr = &simErr
-	simOut, err := simCmd.Output()
-	if err != nil {
-		t.Fatalf("accrue simulate: %v\n%s", err, simErr.Bytes())
-	}
-	want := simulated(t, simOut, nudgesFile, awardsFile)
-	simRejected := simulatedRejects(simErr.String())
-	t.Logf("simulate: %d statements, %d nudges, %d awards; summary:\n%s", len(want.statements), len(want.nudges), len(want.awards), simErr.String())
+	want, simRejected, summary := simulate(programFiles)
+	t.Logf("simulate: %d statements, %d nudges, %d awards; summary:\n%s", len(want.statements), len(want.nudges), len(want.awards), summary)
 
 	// The stages.
 	startLink := func() *pt.Proc {
@@ -395,29 +402,29 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 
 	// Done when the latest snapshots are simulate's statements; a stream
 	// that counted anything twice never gets there.
-	var got *streamed
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		got = readStreamed(t, tp)
-		if len(got.latest) == len(want.statements) && matches(got, want) {
-			break
+	settle := func(want *expected) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			got := readStreamed(t, tp)
+			if len(got.latest) == len(want.statements) && matches(got, want) {
+				return
+			}
+			if !p.Alive() {
+				p.Died()
+			}
+			if time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(time.Second)
 		}
-		if !p.Alive() {
-			p.Died()
-		}
-		if !link.Alive() {
-			link.Died()
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Second)
 	}
+	settle(want)
 	time.Sleep(2 * time.Second) // anything late would show now
 	t.Logf("accrual stage stopped: %s", bytes.TrimSpace(p.Stop()))
 	link.Stop()
 
-	got = readStreamed(t, tp)
+	got := readStreamed(t, tp)
 	got.compare(t, want)
 	// Rejected inputs: the stage's dead letters are per credit, simulate's
 	// per event.
@@ -441,7 +448,64 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 		t.Errorf("rejected events by reason: stream %v, simulate %v", streamRejected, simRejected)
 	}
 	t.Logf("%d kills; %d statements, %d nudges, %d awards as simulate; rejected %v", kills, len(got.latest), len(got.nudges), len(got.awards), streamRejected)
+
+	// A new version of ae from July, published now, and `accrue
+	// recompute --program ae --from 2026-07`: the adjustments bring every
+	// statement to what simulate computes with the new version.
+	v3 := filepath.Join(dir, "ae-3.yaml")
+	if err := os.WriteFile(v3, []byte(killAEv3), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("program", "--topic", tp.programs, "publish", v3)
+	wantV3, _, _ := simulate(append(programFiles, v3))
+	p = startAccrue()
+	out := run("recompute", "--program", "ae", "--from", "2026-07", "-q", "--programs-topic", tp.programs,
+		"--credits", tp.credited, "--topic", tp.recompute, "--dead-letter", tp.rejected, "--group", "accrue-"+tp.name)
+	t.Logf("%s", bytes.TrimSpace(out))
+	settle(wantV3)
+	p.Stop()
+	got = readStreamed(t, tp)
+	// The run fires no nudge or badge: compare the figures.
+	got.nudges, got.awards, wantV3.nudges, wantV3.awards = nil, nil, nil, nil
+	got.compare(t, wantV3)
+	changed := 0
+	for k, st := range wantV3.statements {
+		if want.statements[k] != st {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Error("the new version changed no statement: the recompute proves nothing")
+	}
+	t.Logf("recompute: %d statements changed, all as simulate computes them with ae v3", changed)
 }
+
+// killAEv3 is a new version of ae from July: other bands, overrides and
+// launch spiff.
+const killAEv3 = `id: ae
+version: 3
+name: AE commission, retroactive, richer
+currency: USD
+timezone: UTC
+period: month
+effective_from: 2026-07-01
+credit: {measure: amount}
+quota: {default: "20000", by_role: {AE: "25000"}}
+tiers:
+  basis: attainment
+  method: retroactive
+  bands: [{from: "0", rate: "0.035"}, {from: "0.7", rate: "0.065"}, {from: "1.1", rate: "0.1"}]
+cap: {amount: "3500"}
+spiffs:
+  - {id: launch, when: 'product_id == "P-1"', fixed: "80", max_per_period: 5}
+clawback: {window_days: 60}
+overrides: [{level: 1, rate: "0.03"}, {level: 2, rate: "0.01"}]
+nudges:
+  attainment_crossed: ["0.5", "1.0"]
+badges:
+  - {id: first, metric: count, at_least: "1"}
+  - {id: earner, metric: earned, at_least: "1000"}
+`
 
 // matches reports whether every statement is there with its earned.
 func matches(got *streamed, want *expected) bool {
