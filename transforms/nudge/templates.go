@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/shopspring/decimal"
@@ -211,16 +212,29 @@ func Render(v *Variant, formatLocale string, data map[string]any) (subject, text
 
 func execute(tpl *template.Template, l *Locale, data map[string]any) (string, error) {
 	var b strings.Builder
-	// The functions are bound per locale: clone the parsed template's
-	// function map for this rendering only.
-	t, err := tpl.Clone()
-	if err != nil {
-		return "", err
-	}
-	if err := t.Funcs(templateFuncs(l)).Execute(&b, data); err != nil {
+	if err := bound(tpl, l).Execute(&b, data); err != nil {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+type boundKey struct {
+	tpl *template.Template
+	l   *Locale
+}
+
+var boundTemplates sync.Map // boundKey → *template.Template
+
+// bound returns tpl with its functions bound to l: a clone made once per
+// template and locale (cloning per message would cost more than rendering).
+func bound(tpl *template.Template, l *Locale) *template.Template {
+	k := boundKey{tpl, l}
+	if t, ok := boundTemplates.Load(k); ok {
+		return t.(*template.Template)
+	}
+	t := template.Must(tpl.Clone()).Funcs(templateFuncs(l))
+	actual, _ := boundTemplates.LoadOrStore(k, t)
+	return actual.(*template.Template)
 }
 
 // templateFuncs are the functions templates call: money AMOUNT CURRENCY,
