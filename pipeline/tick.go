@@ -78,7 +78,12 @@ func (t *ticking[S]) due(parts map[int32]*partitionState[S], now time.Time) []in
 // stage still ticks. The returned cancel must be called.
 func (s *Stage[S]) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.tick.t == nil {
-		return ctx, func() {}
+		if s.cfg.Stateless {
+			return ctx, func() {}
+		}
+		// A stateful stage still wakes up now and then, so that
+		// tickIdle restores partitions that receive no records.
+		return context.WithTimeout(ctx, s.tick.interval)
 	}
 	now := s.nowFunc()
 	next := now.Add(s.tick.interval)
@@ -146,12 +151,18 @@ func (s *Stage[S]) tickInBatch(c *Context[S], touched []int32) ([]int32, []int32
 // ticks the partitions that are due, and commits what the ticks wrote in a
 // transaction of their own.
 func (s *Stage[S]) tickIdle(ctx context.Context) error {
-	if s.tick.t == nil {
+	if s.cfg.Stateless {
 		return nil
 	}
+	// Every stateful stage restores its idle partitions, ticker or not:
+	// its state (and what it reports of it) covers every partition it
+	// owns, not only those that happened to receive records.
 	committed := s.sess.Client().CommittedOffsets()
 	if err := s.restoreIdle(ctx, committed); err != nil {
 		return err
+	}
+	if s.tick.t == nil {
+		return nil
 	}
 	now := s.nowFunc()
 	var due []int32
