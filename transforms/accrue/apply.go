@@ -81,7 +81,7 @@ func (e *Engine) ApplyOverride(s Store, o *OverrideCredit) (Output, error) {
 	tx := e.beginOne(s, o.ID, o.EventID)
 	t := tx.period(f, o.Period, o.ManagerID)
 	t.cur.Override = add(t.cur.Override, o.Amount)
-	t.parts = append(t.parts, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID,
+	t.addPart(0, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID,
 		Rate: decimal.NewNullDecimal(o.Rate), Amount: o.Amount})
 	e.commit(tx, &out)
 	return out, nil
@@ -117,9 +117,23 @@ type touched struct {
 	old decimal.Decimal // measure before the input
 	cur *PeriodState
 	// parts are the spiff and override changes, for the trace; commission
-	// parts are derived from the measure's change.
+	// parts are derived from the measure's change. They are kept in room,
+	// after reserved places for the commission parts, so that the trace
+	// is made in place.
 	parts    []Part
-	partsBuf [2]Part
+	room     []Part
+	reserved int
+}
+
+// addPart adds a spiff or override part, reserving places for up to
+// bands commission parts before the first.
+func (w *touched) addPart(bands int, p Part) {
+	if w.room == nil {
+		w.room = make([]Part, bands, bands+2)
+		w.reserved = bands
+		w.parts = w.room[bands:bands]
+	}
+	w.parts = append(w.parts, p)
 }
 
 func (e *Engine) begin(s Store, inputID, eventID string) *tx {
@@ -153,7 +167,6 @@ func (t *tx) period(f *family, label, repID string) *touched {
 		w = new(touched)
 	}
 	w.key, w.f = key, f
-	w.parts = w.partsBuf[:0]
 	if st, ok := t.s.Get(key); ok && st.Period != nil {
 		w.cur = st.Period.clone()
 	} else {
@@ -300,7 +313,7 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 				}
 				spiffs = addAmount(spiffs, sp.ID, amt)
 				w.cur.Spiffs = addAmount(w.cur.Spiffs, sp.ID, amt)
-				w.parts = append(w.parts, Part{Kind: "spiff", SpiffID: sp.ID, Amount: amt})
+				w.addPart(p.f.bands, Part{Kind: "spiff", SpiffID: sp.ID, Amount: amt})
 			})
 		}
 		var chain []Manager
@@ -483,7 +496,7 @@ func (e *Engine) reverse(t *tx, c *link.Credit, out *Output) error {
 			for _, a := range sp.Spiffs {
 				back := neg(a.Amount)
 				w.cur.Spiffs = addAmount(w.cur.Spiffs, a.ID, back)
-				w.parts = append(w.parts, Part{Kind: "spiff", SpiffID: a.ID, Amount: back})
+				w.addPart(f.bands, Part{Kind: "spiff", SpiffID: a.ID, Amount: back})
 			}
 		}
 		if !d.IsZero() && len(sp.Overrides) > 0 {

@@ -36,7 +36,7 @@ func (e *Engine) commit(t *tx, out *Output) {
 				ProgramID: w.f.id, ProgramVersion: fg.v.Version, Period: w.cur.Period, RepID: w.cur.RepID,
 				Currency: w.f.currency, Delta: sub(st.Earned, w.cur.Earned), Earned: st.Earned,
 				Capped: fg.capped, EventID: t.eventID, InputID: t.inputID,
-				Trace: commissionTrace(&fg, bands, w.old, w.cur.Measure, w.parts), MinorUnits: w.f.minor,
+				Trace: commissionTrace(&fg, bands, w), MinorUnits: w.f.minor,
 			})
 			w.cur.Earned = st.Earned
 		}
@@ -61,16 +61,19 @@ func (e *Engine) commit(t *tx, out *Output) {
 // first pay something, before then after; a band that pays both times is
 // written as the one difference (pay after − pay before, the same exact
 // figure), so that a band paid in full both times costs nothing.
-func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal, more []Part) []Part {
+func commissionTrace(fg *figures, after []bandPay, w *touched) []Part {
+	old, cur, more := w.old, w.cur.Measure, w.parts
 	if cmp(old, cur) == 0 {
-		return slices.Clone(more)
+		return more // the input's own
 	}
 	var scratch [8]bandPay
 	_, before := commission(&fg.v.Tiers, figOf(old), fg.qf, scratch[:0])
 	// Each band once at most.
-	parts := make([]Part, 0, len(fg.v.Tiers.Bands)+len(more))
-	// amounts[i] is parts[i]'s amount; lazy[i]: a pay before, still to be
-	// negated.
+	var partBuf [8]Part
+	parts := partBuf[:0]
+	if n := len(fg.v.Tiers.Bands); n > len(partBuf) {
+		parts = make([]Part, 0, n)
+	}
 	var amountBuf [8]fig
 	var lazyBuf [8]bool
 	amounts, lazy := amountBuf[:0], lazyBuf[:0]
@@ -117,7 +120,16 @@ func commissionTrace(fg *figures, after []bandPay, old, cur decimal.Decimal, mor
 		}
 		parts[i].Amount = amounts[i].dec()
 	}
-	return append(parts, more...)
+	if k := len(parts); len(more) > 0 && k <= w.reserved && &w.room[:w.reserved+1][w.reserved] == &more[0] {
+		// The parts are still where they were put, after the reserved
+		// places: the trace is made there.
+		copy(w.room[w.reserved-k:], parts)
+		return w.room[w.reserved-k : w.reserved+len(more)]
+	}
+	if len(parts)+len(more) == 0 {
+		return nil
+	}
+	return append(append(make([]Part, 0, len(parts)+len(more)), parts...), more...)
 }
 
 // nudges fires the nudges of §4.9 for a rep whose measure the input moved.

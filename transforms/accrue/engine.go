@@ -76,6 +76,8 @@ type family struct {
 	currency string
 	minor    int32
 	measure  program.Measure
+	// bands is the most bands a version has.
+	bands int
 	// exprs is true when some version has a filter or a spiff condition,
 	// so events need an expression environment.
 	exprs bool
@@ -289,6 +291,7 @@ func New(programs []*program.Program, tables *reference.Tables) (*Engine, error)
 			problems = append(problems, fmt.Sprintf("%s v%d: period %q", p.ID, p.Version, p.Period))
 		}
 		f.versions = append(f.versions, p)
+		f.bands = max(f.bands, len(p.Tiers.Bands))
 		if p.Credit.Filter != nil {
 			f.exprs = true
 		}
