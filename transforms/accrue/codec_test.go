@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -198,5 +199,78 @@ func TestJSONStrings(t *testing.T) {
 	}
 	if !strings.HasPrefix(got, `{"badge"`) {
 		t.Error(got)
+	}
+}
+
+// appendStringByByte is appendString as first written, one byte at a time.
+func appendStringByByte(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "erp:SO-1001:sale/R-17#ae/2026-11/R-17", "a\"b\\c\nd\x01é\xff\u2028", "12345678\x1f", "1234567\x7f\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendString(nil, s)), string(appendStringByByte(nil, s)); got != want {
+			t.Fatalf("%q: %s, want %s", s, got, want)
+		}
+	})
+}
+
+func TestPlain8(t *testing.T) {
+	for c := range 256 {
+		for pos := range 8 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			x := uint64(0)
+			for i := range 8 {
+				x |= uint64(b[i]) << (8 * i)
+			}
+			needs := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
+			if needs && plain8(x) {
+				t.Fatalf("byte %#x at %d: reported plain", c, pos)
+			}
+			if !needs && !plain8(x) {
+				t.Fatalf("byte %#x at %d: reported not plain", c, pos)
+			}
+		}
 	}
 }
