@@ -81,7 +81,7 @@ func (e *Engine) ApplyOverride(s Store, o *OverrideCredit) (Output, error) {
 	tx := e.beginOne(s, o.ID, o.EventID)
 	t := tx.period(f, o.Period, o.ManagerID)
 	t.cur.Override = add(t.cur.Override, o.Amount)
-	t.addPart(0, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID,
+	t.addPart(0, 1, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID,
 		Rate: decimal.NewNullDecimal(o.Rate), Amount: o.Amount})
 	e.commit(tx, &out)
 	return out, nil
@@ -96,9 +96,9 @@ type tx struct {
 	touched []*touched
 	sale    *SaleState
 	saleKey string
-	// The first touched live here.
-	buf  [2]touched
-	ptrs [2]*touched
+	// The first touched lives here.
+	buf  [1]touched
+	ptrs [1]*touched
 	// one, when set, holds the output of an input that touches one
 	// period (an override record): allocated with the tx, thrown away
 	// with the output.
@@ -125,11 +125,11 @@ type touched struct {
 	reserved int
 }
 
-// addPart adds a spiff or override part, reserving places for up to
-// bands commission parts before the first.
-func (w *touched) addPart(bands int, p Part) {
+// addPart adds a spiff or override part, of n to come, reserving places
+// for up to bands commission parts before the first.
+func (w *touched) addPart(bands, n int, p Part) {
 	if w.room == nil {
-		w.room = make([]Part, bands, bands+2)
+		w.room = make([]Part, bands, bands+n)
 		w.reserved = bands
 		w.parts = w.room[bands:bands]
 	}
@@ -313,7 +313,7 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 				}
 				spiffs = addAmount(spiffs, sp.ID, amt)
 				w.cur.Spiffs = addAmount(w.cur.Spiffs, sp.ID, amt)
-				w.addPart(p.f.bands, Part{Kind: "spiff", SpiffID: sp.ID, Amount: amt})
+				w.addPart(p.f.bands, cap(spiffs), Part{Kind: "spiff", SpiffID: sp.ID, Amount: amt})
 			})
 		}
 		var chain []Manager
@@ -496,7 +496,7 @@ func (e *Engine) reverse(t *tx, c *link.Credit, out *Output) error {
 			for _, a := range sp.Spiffs {
 				back := neg(a.Amount)
 				w.cur.Spiffs = addAmount(w.cur.Spiffs, a.ID, back)
-				w.addPart(f.bands, Part{Kind: "spiff", SpiffID: a.ID, Amount: back})
+				w.addPart(f.bands, len(sp.Spiffs), Part{Kind: "spiff", SpiffID: a.ID, Amount: back})
 			}
 		}
 		if !d.IsZero() && len(sp.Overrides) > 0 {
