@@ -30,8 +30,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/accrue/accrue/internal/yamldoc"
 	"github.com/accrue/accrue/transforms/accrue/program"
-	"github.com/accrue/accrue/transforms/nudge/yamldoc"
 	"github.com/accrue/accrue/transforms/reference"
 )
 

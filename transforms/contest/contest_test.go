@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accrue/accrue/transforms/nudge/yamldoc"
+	"github.com/accrue/accrue/internal/yamldoc"
 )
 
 func TestExamplesParse(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/text/language"
 
-	"github.com/accrue/accrue/transforms/nudge/yamldoc"
+	"github.com/accrue/accrue/internal/yamldoc"
 )
 
 // Policy is the delivery configuration (docs/nudges.md, "Delivery

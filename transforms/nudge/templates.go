@@ -13,7 +13,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/accrue/accrue/connectors/canonical"
-	"github.com/accrue/accrue/transforms/nudge/yamldoc"
+	"github.com/accrue/accrue/internal/yamldoc"
 )
 
 // Channels a message can be sent on; they are hints for the notification

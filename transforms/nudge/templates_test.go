@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/accrue/accrue/transforms/nudge/yamldoc"
+	"github.com/accrue/accrue/internal/yamldoc"
 )
 
 // The shipped templates and delivery configuration parse, and every kind
