@@ -68,26 +68,39 @@ type Decoder struct {
 	probs []problem
 }
 
+// NewDecoder returns a Decoder whose problems name file.
+func NewDecoder(file string) *Decoder { return &Decoder{file: file} }
+
 // Open reads doc, a document of the kind what names ("contest"), and
 // returns its root node and a Decoder holding the problems found so far
 // (size, encoding, YAML syntax). The root is a Mapping unless there was a
 // problem; a caller reads it with Object and then calls Err.
 func Open(file string, doc []byte, what string) (Node, *Decoder) {
-	d := &Decoder{file: file}
+	d := NewDecoder(file)
 	if len(doc) > MaxDocumentLen {
 		d.Errf(Start, "", "the document is %d bytes, more than the %d a %s document may have", len(doc), MaxDocumentLen, what)
 		return Node{}, d
 	}
-	if !utf8.Valid(doc) {
-		d.Errf(invalidUTF8(doc), "", "the document is not UTF-8 text")
-		return Node{}, d
-	}
-	root, probs := parse(doc, what)
-	d.probs = append(d.probs, probs...)
-	if root.Kind != Mapping && len(d.probs) == 0 {
+	root := d.Read(doc, what)
+	if root.Kind != Mapping && !d.Failed() {
 		d.Errf(root.Pos, "", "a %s document is a mapping of keys, not %s", what, root.Describe())
 	}
 	return root, d
+}
+
+// Read reads doc, one YAML document of the kind what names, into its node
+// tree, recording what is wrong with its encoding and YAML. It does not
+// bound doc's size or look at the root's kind: Open does, for a caller
+// that needs no other words for those problems. After a problem the tree
+// may be empty.
+func (d *Decoder) Read(doc []byte, what string) Node {
+	if !utf8.Valid(doc) {
+		d.Errf(invalidUTF8(doc), "", "the document is not UTF-8 text")
+		return Node{}
+	}
+	root, probs := parse(doc, what)
+	d.probs = append(d.probs, probs...)
+	return root
 }
 
 // Errf records a problem at p.
@@ -223,6 +236,14 @@ func (o *Object) Optional(key string) (Node, bool) {
 	}
 	return k.Val, true
 }
+
+// At is where the mapping's own key was written: where a missing key is
+// reported.
+func (o *Object) At() Pos { return o.at }
+
+// IsMapping reports whether the value read was a mapping. When it was not,
+// that is its one problem, and Required reports no key missing.
+func (o *Object) IsMapping() bool { return !o.bad }
 
 // KeyPos is where key was written, or where the mapping was.
 func (o *Object) KeyPos(key string) Pos {

@@ -4,9 +4,9 @@
 // values, wrong types) with its place, so that a document is refused whole
 // with everything wrong in it listed, as program documents are.
 //
-// The delivery configuration, message templates and contest documents are
-// read with it. A Decoder is not safe for concurrent use; make one per
-// document.
+// Program documents, the delivery configuration, message templates and
+// contest documents are read with it. A Decoder is not safe for concurrent
+// use; make one per document.
 package yamldoc
 
 import (
@@ -48,6 +48,18 @@ const (
 	Bool
 )
 
+// Block is how a scalar was written: inline, or as a block scalar whose
+// text starts on the next line (| keeps its lines, > folds them). Where a
+// block scalar's lines are in the document depends on it.
+type Block int
+
+// The ways a scalar is written.
+const (
+	Inline Block = iota
+	Literal
+	Folded
+)
+
 // Node is a YAML node reduced to what a document needs: scalars keep their
 // text as written, every node its position, mappings their keys in order.
 type Node struct {
@@ -55,6 +67,7 @@ type Node struct {
 	Pos   Pos
 	Text  string // scalars, unquoted
 	Tag   Tag    // scalars
+	Block Block  // scalars
 	Keys  []Pair // mappings
 	Items []Node // sequences
 }
@@ -149,33 +162,33 @@ func parse(b []byte, what string) (root Node, probs []problem) {
 	if body == nil {
 		return Node{Kind: Mapping, Pos: Start}, nil
 	}
-	root = convert(body, &probs)
+	root = convert(body, what, &probs)
 	if root.Pos == (Pos{}) {
 		root.Pos = Start
 	}
 	return root, probs
 }
 
-func convert(n ast.Node, probs *[]problem) Node {
+func convert(n ast.Node, what string, probs *[]problem) Node {
 	switch v := n.(type) {
 	case nil:
 		return Node{Kind: Scalar, Tag: Null}
 	case *ast.MappingNode:
 		out := Node{Kind: Mapping, Pos: tokPos(v.GetToken())}
 		for _, mv := range v.Values {
-			out.Keys = append(out.Keys, convertPair(mv, probs))
+			out.Keys = append(out.Keys, convertPair(mv, what, probs))
 		}
 		if len(out.Keys) > 0 && !v.IsFlowStyle {
 			out.Pos = out.Keys[0].Pos
 		}
 		return out
 	case *ast.MappingValueNode:
-		k := convertPair(v, probs)
+		k := convertPair(v, what, probs)
 		return Node{Kind: Mapping, Pos: k.Pos, Keys: []Pair{k}}
 	case *ast.SequenceNode:
 		out := Node{Kind: Sequence, Pos: tokPos(v.GetToken())}
 		for _, it := range v.Values {
-			c := convert(it, probs)
+			c := convert(it, what, probs)
 			if c.Pos == (Pos{}) {
 				c.Pos = out.Pos
 			}
@@ -183,9 +196,9 @@ func convert(n ast.Node, probs *[]problem) Node {
 		}
 		return out
 	case *ast.AnchorNode:
-		return convert(v.Value, probs)
+		return convert(v.Value, what, probs)
 	case *ast.TagNode:
-		c := convert(v.Value, probs)
+		c := convert(v.Value, what, probs)
 		if c.Pos == (Pos{}) {
 			c.Pos = tokPos(v.GetToken())
 		}
@@ -195,7 +208,7 @@ func convert(n ast.Node, probs *[]problem) Node {
 		return c
 	case *ast.AliasNode:
 		p := tokPos(v.GetToken())
-		*probs = append(*probs, problem{pos: p, msg: "aliases (*name) are not supported; write the value out"})
+		*probs = append(*probs, problem{pos: p, msg: "aliases (*name) are not supported in a " + what + " document; write the value out"})
 		return Node{Kind: Scalar, Pos: p, Tag: Null}
 	case *ast.CommentGroupNode, *ast.CommentNode:
 		return Node{Kind: Scalar, Tag: Null}
@@ -204,7 +217,10 @@ func convert(n ast.Node, probs *[]problem) Node {
 	case *ast.StringNode:
 		return Node{Kind: Scalar, Pos: tokPos(v.GetToken()), Text: v.Value, Tag: String}
 	case *ast.LiteralNode:
-		out := Node{Kind: Scalar, Pos: tokPos(v.GetToken()), Tag: String}
+		out := Node{Kind: Scalar, Pos: tokPos(v.GetToken()), Tag: String, Block: Folded}
+		if t := v.GetToken(); t != nil && t.Type == token.LiteralType {
+			out.Block = Literal
+		}
 		if v.Value != nil {
 			out.Text = v.Value.Value
 		}
@@ -224,7 +240,7 @@ func convert(n ast.Node, probs *[]problem) Node {
 	}
 }
 
-func convertPair(mv *ast.MappingValueNode, probs *[]problem) Pair {
+func convertPair(mv *ast.MappingValueNode, what string, probs *[]problem) Pair {
 	var k Pair
 	key := ast.Node(mv.Key)
 	if mk, ok := key.(*ast.MappingKeyNode); ok {
@@ -246,7 +262,7 @@ func convertPair(mv *ast.MappingValueNode, probs *[]problem) Pair {
 			k.Name = t.Value
 		}
 	}
-	k.Val = convert(mv.Value, probs)
+	k.Val = convert(mv.Value, what, probs)
 	if k.Val.Pos == (Pos{}) {
 		k.Val.Pos = k.Pos
 	}
