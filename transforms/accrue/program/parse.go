@@ -3,17 +3,16 @@ package program
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // a document valid on one machine is valid on every machine
-	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/accrue/accrue/connectors/canonical"
+	"github.com/accrue/accrue/internal/yamldoc"
 	"github.com/accrue/accrue/transforms/currency"
 	"github.com/accrue/accrue/transforms/reference"
 )
@@ -26,14 +25,10 @@ const (
 	// MaxExprLen is the longest expression, in bytes.
 	MaxExprLen = 4096
 	// MaxIDLen is the longest id of a program, spiff or badge.
-	MaxIDLen = 64
+	MaxIDLen = yamldoc.MaxIDLen
 	maxBands = 100
 	maxLevel = 20
 )
-
-// idPattern is what ids of programs, spiffs and badges look like: they go
-// into record keys (id@version) and output events.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // The keys of a document, in the order the reference lists them.
 var (
@@ -67,21 +62,10 @@ var (
 // Decimals are read from their text, never through a float. Parse is safe
 // for concurrent use.
 func Parse(file string, doc []byte) (*Program, error) {
-	d := &decoder{doc: doc}
+	d := &decoder{Decoder: yamldoc.NewDecoder(file), doc: doc}
 	p := d.parse(doc)
-	if len(d.probs) > 0 {
-		sort.SliceStable(d.probs, func(i, j int) bool {
-			a, b := d.probs[i].pos, d.probs[j].pos
-			return a.line < b.line || a.line == b.line && a.col < b.col
-		})
-		ps := make(Problems, len(d.probs))
-		for i, q := range d.probs {
-			if q.pos.line < 1 {
-				q.pos = start
-			}
-			ps[i] = Problem{File: file, Line: q.pos.line, Column: max(q.pos.col, 1), Path: q.path, Msg: q.msg}
-		}
-		return nil, ps
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	p.Document = append([]byte(nil), doc...)
 	p.Digest = digest(doc)
@@ -90,132 +74,123 @@ func Parse(file string, doc []byte) (*Program, error) {
 
 // decoder walks a node tree into a Program, collecting every problem.
 type decoder struct {
+	*yamldoc.Decoder
 	doc   []byte
 	lines []string // doc split in lines, made when an expression needs it
-	probs []problem
 	// basisPos is where tiers.basis was written; quotaDefault says
 	// whether quota.default was (its value may still be wrong).
-	basisPos     pos
+	basisPos     yamldoc.Pos
 	quotaDefault bool
-}
-
-func (d *decoder) errf(p pos, path, format string, args ...any) {
-	d.probs = append(d.probs, problem{pos: p, path: path, msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *decoder) parse(doc []byte) *Program {
 	if len(doc) > MaxDocumentLen {
-		d.errf(start, "", "the document is %d bytes, more than the %d a program may have", len(doc), MaxDocumentLen)
+		d.Errf(yamldoc.Start, "", "the document is %d bytes, more than the %d a program may have", len(doc), MaxDocumentLen)
 		return nil
 	}
-	if !utf8.Valid(doc) {
-		d.errf(invalidUTF8(doc), "", "the document is not UTF-8 text")
-		return nil
-	}
-	root, probs := parseYAML(doc)
-	d.probs = append(d.probs, probs...)
-	if root.kind != mapping {
-		if len(d.probs) == 0 {
-			d.errf(root.pos, "", "a program document is a mapping of keys (id: …, version: …), not %s", root.describe())
+	root := d.Read(doc, "program")
+	if root.Kind != yamldoc.Mapping {
+		if !d.Failed() {
+			d.Errf(root.Pos, "", "a program document is a mapping of keys (id: …, version: …), not %s", root.Describe())
 		}
 		return nil
 	}
 	p := &Program{}
-	top := d.object(root, "", start, topKeys)
+	top := d.Object(root, "", yamldoc.Start, topKeys)
 	r := reader{d: d}
 
-	if v, ok := top.required("id"); ok {
+	if v, ok := top.Required("id"); ok {
 		p.ID = r.id(v, "id")
 	}
-	if v, ok := top.required("version"); ok {
+	if v, ok := top.Required("version"); ok {
 		p.Version = r.integer(v, "version", 1)
 	}
-	if v, ok := top.optional("name"); ok {
+	if v, ok := top.Optional("name"); ok {
 		p.Name = r.str(v, "name")
 	}
 	if p.Name == "" {
 		p.Name = p.ID
 	}
-	if v, ok := top.required("currency"); ok {
+	if v, ok := top.Required("currency"); ok {
 		p.Currency = r.currency(v, "currency")
 	}
 	p.TimezoneName, p.Location = "UTC", time.UTC
-	if v, ok := top.optional("timezone"); ok {
+	if v, ok := top.Optional("timezone"); ok {
 		p.TimezoneName, p.Location = r.timezone(v, "timezone")
 	}
-	if v, ok := top.required("period"); ok {
+	if v, ok := top.Required("period"); ok {
 		p.Period = Period(r.enum(v, "period", "period", periods))
 	}
 	fromOK := false
-	if v, ok := top.required("effective_from"); ok {
+	if v, ok := top.Required("effective_from"); ok {
 		p.EffectiveFrom, fromOK = r.date(v, "effective_from")
 	}
-	if v, ok := top.optional("effective_to"); ok {
+	if v, ok := top.Optional("effective_to"); ok {
 		var toOK bool
 		p.EffectiveTo, toOK = r.date(v, "effective_to")
 		p.HasEnd = true
 		if fromOK && toOK && p.EffectiveTo < p.EffectiveFrom {
-			d.errf(v.pos, "effective_to", "%s is before effective_from %s", p.EffectiveTo, p.EffectiveFrom)
+			d.Errf(v.Pos, "effective_to", "%s is before effective_from %s", p.EffectiveTo, p.EffectiveFrom)
 		}
 	}
-	if v, ok := top.optional("participants"); ok {
-		o := d.object(v, "participants", v.pos, participantsKeys)
-		if v, ok := o.optional("roles"); ok {
+	if v, ok := top.Optional("participants"); ok {
+		o := d.Object(v, "participants", v.Pos, participantsKeys)
+		if v, ok := o.Optional("roles"); ok {
 			p.Participants.Roles = r.names(v, "participants.roles")
 		}
-		if v, ok := o.optional("reps"); ok {
+		if v, ok := o.Optional("reps"); ok {
 			p.Participants.Reps = r.names(v, "participants.reps")
 		}
 	}
-	measurePos := pos{}
-	if v, ok := top.required("credit"); ok {
-		o := d.object(v, "credit", top.keyPos("credit"), creditKeys)
-		if v, ok := o.optional("filter"); ok {
+	measurePos := yamldoc.Pos{}
+	if v, ok := top.Required("credit"); ok {
+		o := d.Object(v, "credit", top.KeyPos("credit"), creditKeys)
+		if v, ok := o.Optional("filter"); ok {
 			p.Credit.Filter = r.expr(v, "credit.filter")
 		}
-		if v, ok := o.required("measure"); ok {
+		if v, ok := o.Required("measure"); ok {
 			p.Credit.Measure = Measure(r.enum(v, "credit.measure", "measure", measures))
-			measurePos = v.pos
+			measurePos = v.Pos
 		}
 	}
-	quotaKey, hasQuota := top.optional("quota")
+	quotaKey, hasQuota := top.Optional("quota")
 	if hasQuota {
-		p.Quota = d.quota(r, quotaKey, top.keyPos("quota"))
+		p.Quota = d.quota(r, quotaKey, top.KeyPos("quota"))
 	}
-	if v, ok := top.required("tiers"); ok {
-		d.tiers(r, v, top.keyPos("tiers"), &p.Tiers)
+	if v, ok := top.Required("tiers"); ok {
+		d.tiers(r, v, top.KeyPos("tiers"), &p.Tiers)
 	}
-	if v, ok := top.optional("cap"); ok {
-		o := d.object(v, "cap", top.keyPos("cap"), capKeys)
-		if v, ok := o.required("amount"); ok {
+	if v, ok := top.Optional("cap"); ok {
+		o := d.Object(v, "cap", top.KeyPos("cap"), capKeys)
+		if v, ok := o.Required("amount"); ok {
 			if c, ok := r.positive(v, "cap.amount"); ok {
 				p.Cap = &c
 			}
 		}
 	}
-	if v, ok := top.optional("spiffs"); ok {
+	if v, ok := top.Optional("spiffs"); ok {
 		p.Spiffs = d.spiffs(r, v)
 	}
-	if v, ok := top.optional("clawback"); ok {
-		o := d.object(v, "clawback", top.keyPos("clawback"), clawbackKeys)
-		if v, ok := o.required("window_days"); ok {
+	if v, ok := top.Optional("clawback"); ok {
+		o := d.Object(v, "clawback", top.KeyPos("clawback"), clawbackKeys)
+		if v, ok := o.Required("window_days"); ok {
 			p.Clawback = &Clawback{WindowDays: r.integer(v, "clawback.window_days", 1)}
 		}
 	}
-	if v, ok := top.optional("overrides"); ok {
+	if v, ok := top.Optional("overrides"); ok {
 		p.Overrides = d.overrides(r, v)
 		if len(p.Overrides) > 0 && (p.Credit.Measure == Count || p.Credit.Measure == Quantity) {
-			d.errf(top.keyPos("overrides"), "overrides",
+			d.Errf(top.KeyPos("overrides"), "overrides",
 				"overrides pay a share of amount or margin; this program measures %s (credit.measure at line %d)",
-				p.Credit.Measure, measurePos.line)
+				p.Credit.Measure, measurePos.Line)
 		}
 	}
 	var nudges nudgeKeys
-	if v, ok := top.optional("nudges"); ok {
-		nudges = d.nudges(r, v, top.keyPos("nudges"), &p.Nudges)
+	if v, ok := top.Optional("nudges"); ok {
+		nudges = d.nudges(r, v, top.KeyPos("nudges"), &p.Nudges)
 	}
 	var attainmentBadges []placed
-	if v, ok := top.optional("badges"); ok {
+	if v, ok := top.Optional("badges"); ok {
 		p.Badges, attainmentBadges = d.badges(r, v)
 	}
 
@@ -228,238 +203,112 @@ func (d *decoder) parse(doc []byte) *Program {
 			add = "add default under quota (by_role and by_rep only override it)"
 		}
 		if p.Tiers.Basis == Attainment {
-			d.errf(d.basisPos, "tiers.basis", "attainment bands are fractions of quota and need a quota for every rep: %s", add)
+			d.Errf(d.basisPos, "tiers.basis", "attainment bands are fractions of quota and need a quota for every rep: %s", add)
 		}
-		if nudges.crossed.line > 0 {
-			d.errf(nudges.crossed, "nudges.attainment_crossed", "attainment nudges need a quota for every rep: %s", add)
+		if nudges.crossed.Line > 0 {
+			d.Errf(nudges.crossed, "nudges.attainment_crossed", "attainment nudges need a quota for every rep: %s", add)
 		}
-		if nudges.near.line > 0 && p.Tiers.Basis == Attainment {
-			d.errf(nudges.near, "nudges.near_next_tier", "with tiers.basis attainment the gap is a fraction of quota and needs a quota for every rep: %s", add)
+		if nudges.near.Line > 0 && p.Tiers.Basis == Attainment {
+			d.Errf(nudges.near, "nudges.near_next_tier", "with tiers.basis attainment the gap is a fraction of quota and needs a quota for every rep: %s", add)
 		}
 		for _, b := range attainmentBadges {
-			d.errf(b.pos, b.path, "metric attainment needs a quota for every rep: %s", add)
+			d.Errf(b.Pos, b.path, "metric attainment needs a quota for every rep: %s", add)
 		}
 	}
 	return p
 }
 
-// invalidUTF8 is the position of the first byte that is not UTF-8.
-func invalidUTF8(b []byte) pos {
-	p := start
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return p
-		}
-		if r == '\n' {
-			p.line++
-			p.col = 1
-		} else {
-			p.col++
-		}
-		i += n
-	}
-	return p
-}
-
-// object is a mapping being read: its keys by name, where to report the
-// ones that are missing.
-type object struct {
-	d    *decoder
-	path string
-	at   pos // where a missing key is reported: the mapping's key
-	keys map[string]pair
-	// bad is set when the value is not a mapping at all: that is the one
-	// problem, not each key it lacks. suggested are the keys offered for
-	// misspelt ones: "did you mean" says they are missing.
-	bad       bool
-	suggested map[string]bool
-}
-
-// object reads n as a mapping with the known keys. Unknown and duplicate
-// keys are problems (with the nearest known key as a suggestion); the
-// returned object holds the others. at is where n's own key was written.
-func (d *decoder) object(n node, path string, at pos, known []string) *object {
-	o := &object{d: d, path: path, at: at, keys: map[string]pair{}}
-	if n.kind != mapping {
-		what := "a mapping of keys"
-		if path != "" {
-			what = fmt.Sprintf("a mapping of keys (%s)", strings.Join(known, ", "))
-		}
-		d.errf(n.pos, path, "want %s, got %s", what, n.describe())
-		o.bad = true
-		return o
-	}
-	for _, k := range n.keys {
-		kp := join(path, k.name)
-		if _, dup := o.keys[k.name]; dup {
-			d.errf(k.pos, kp, "%s is given twice", k.name)
-			continue
-		}
-		if !contains(known, k.name) {
-			if s := nearest(k.name, known); s != "" {
-				d.errf(k.pos, kp, "unknown key %q; did you mean %q?", k.name, s)
-				if o.suggested == nil {
-					o.suggested = map[string]bool{}
-				}
-				o.suggested[s] = true
-			} else {
-				d.errf(k.pos, kp, "unknown key %q (known: %s)", k.name, strings.Join(known, ", "))
-			}
-			continue
-		}
-		o.keys[k.name] = k
-	}
-	return o
-}
-
-// required returns the value of key, or reports that it is missing or
-// empty.
-func (o *object) required(key string) (node, bool) {
-	k, ok := o.keys[key]
-	if !ok {
-		if !o.bad && !o.suggested[key] {
-			o.d.errf(o.at, join(o.path, key), "%s is missing", key)
-		}
-		return node{}, false
-	}
-	if k.val.isNull() {
-		o.d.errf(k.pos, join(o.path, key), "%s has no value", key)
-		return node{}, false
-	}
-	return k.val, true
-}
-
-// optional returns the value of key. A key written without a value is a
-// problem, not an absent key: "effective_to:" is more likely a date
-// forgotten than a program without an end.
-func (o *object) optional(key string) (node, bool) {
-	k, ok := o.keys[key]
-	if !ok {
-		return node{}, false
-	}
-	if k.val.isNull() {
-		o.d.errf(k.pos, join(o.path, key), "%s has no value: give one, or leave the key out", key)
-		return node{}, false
-	}
-	return k.val, true
-}
-
-// keyPos is where key was written, or where the mapping was.
-func (o *object) keyPos(key string) pos {
-	if k, ok := o.keys[key]; ok {
-		return k.pos
-	}
-	return o.at
-}
-
-func join(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "." + b
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *decoder) quota(r reader, n node, at pos) *Quota {
-	o := d.object(n, "quota", at, quotaKeys)
+func (d *decoder) quota(r reader, n yamldoc.Node, at yamldoc.Pos) *Quota {
+	o := d.Object(n, "quota", at, quotaKeys)
 	q := &Quota{}
-	if v, ok := o.optional("default"); ok {
+	if v, ok := o.Optional("default"); ok {
 		d.quotaDefault = true
 		if x, ok := r.positive(v, "quota.default"); ok {
 			q.Default = decimal.NullDecimal{Decimal: x, Valid: true}
 		}
 	}
-	if v, ok := o.optional("by_role"); ok {
+	if v, ok := o.Optional("by_role"); ok {
 		q.ByRole = d.quotaMap(r, v, "quota.by_role")
 	}
-	if v, ok := o.optional("by_rep"); ok {
+	if v, ok := o.Optional("by_rep"); ok {
 		q.ByRep = d.quotaMap(r, v, "quota.by_rep")
 	}
-	if n.kind == mapping && len(n.keys) == 0 {
-		d.errf(at, "quota", "quota is empty: give default, by_role or by_rep, or leave quota out")
+	if n.Kind == yamldoc.Mapping && len(n.Keys) == 0 {
+		d.Errf(at, "quota", "quota is empty: give default, by_role or by_rep, or leave quota out")
 	}
 	return q
 }
 
-func (d *decoder) quotaMap(r reader, n node, path string) map[string]decimal.Decimal {
-	if n.kind != mapping {
-		d.errf(n.pos, path, "want a mapping of names to quotas, got %s", n.describe())
+func (d *decoder) quotaMap(r reader, n yamldoc.Node, path string) map[string]decimal.Decimal {
+	if n.Kind != yamldoc.Mapping {
+		d.Errf(n.Pos, path, "want a mapping of names to quotas, got %s", n.Describe())
 		return nil
 	}
-	out := make(map[string]decimal.Decimal, len(n.keys))
-	for _, k := range n.keys {
-		p := path + "." + k.name
-		if k.name == "" {
-			d.errf(k.pos, p, "a name is empty")
+	out := make(map[string]decimal.Decimal, len(n.Keys))
+	for _, k := range n.Keys {
+		p := path + "." + k.Name
+		if k.Name == "" {
+			d.Errf(k.Pos, p, "a name is empty")
 			continue
 		}
-		if _, dup := out[k.name]; dup {
-			d.errf(k.pos, p, "%s is given twice", k.name)
+		if _, dup := out[k.Name]; dup {
+			d.Errf(k.Pos, p, "%s is given twice", k.Name)
 			continue
 		}
-		if k.val.isNull() {
-			d.errf(k.pos, p, "%s has no quota", k.name)
+		if k.Val.IsNull() {
+			d.Errf(k.Pos, p, "%s has no quota", k.Name)
 			continue
 		}
-		if x, ok := r.positive(k.val, p); ok {
-			out[k.name] = x
+		if x, ok := r.positive(k.Val, p); ok {
+			out[k.Name] = x
 		}
 	}
 	return out
 }
 
-func (d *decoder) tiers(r reader, n node, at pos, t *Tiers) {
-	o := d.object(n, "tiers", at, tiersKeys)
-	if v, ok := o.required("basis"); ok {
+func (d *decoder) tiers(r reader, n yamldoc.Node, at yamldoc.Pos, t *Tiers) {
+	o := d.Object(n, "tiers", at, tiersKeys)
+	if v, ok := o.Required("basis"); ok {
 		t.Basis = Basis(r.enum(v, "tiers.basis", "basis", bases))
-		d.basisPos = v.pos
+		d.basisPos = v.Pos
 	}
-	if v, ok := o.required("method"); ok {
+	if v, ok := o.Required("method"); ok {
 		t.Method = Method(r.enum(v, "tiers.method", "method", methods))
 	}
-	v, ok := o.required("bands")
+	v, ok := o.Required("bands")
 	if !ok {
 		return
 	}
-	if v.kind != sequence {
-		d.errf(v.pos, "tiers.bands", "want a list of bands ({from, rate}), got %s", v.describe())
+	if v.Kind != yamldoc.Sequence {
+		d.Errf(v.Pos, "tiers.bands", "want a list of bands ({from, rate}), got %s", v.Describe())
 		return
 	}
-	if len(v.items) == 0 {
-		d.errf(v.pos, "tiers.bands", "no bands: give at least {from: \"0\", rate: …}")
+	if len(v.Items) == 0 {
+		d.Errf(v.Pos, "tiers.bands", "no bands: give at least {from: \"0\", rate: …}")
 		return
 	}
-	if len(v.items) > maxBands {
-		d.errf(v.pos, "tiers.bands", "%d bands, more than %d", len(v.items), maxBands)
+	if len(v.Items) > maxBands {
+		d.Errf(v.Pos, "tiers.bands", "%d bands, more than %d", len(v.Items), maxBands)
 		return
 	}
 	prevOK := false
 	var prev decimal.Decimal
-	for i, it := range v.items {
+	for i, it := range v.Items {
 		path := fmt.Sprintf("tiers.bands[%d]", i)
-		bo := d.object(it, path, it.pos, bandKeys)
+		bo := d.Object(it, path, it.Pos, bandKeys)
 		var b Band
 		fromOK, rateOK := false, false
-		if fv, ok := bo.required("from"); ok {
+		if fv, ok := bo.Required("from"); ok {
 			b.From, fromOK = r.decimal(fv, path+".from")
 			switch {
 			case !fromOK:
-			case i == 0 && (!b.From.IsZero() || strings.HasPrefix(fv.text, "-")):
-				d.errf(fv.pos, path+".from", "the first band starts at 0, not %s", clip(fv.text))
+			case i == 0 && (!b.From.IsZero() || strings.HasPrefix(fv.Text, "-")):
+				d.Errf(fv.Pos, path+".from", "the first band starts at 0, not %s", yamldoc.Clip(fv.Text))
 			case i > 0 && prevOK && b.From.LessThanOrEqual(prev):
-				d.errf(fv.pos, path+".from", "bands rise strictly: %s does not rise above the previous band's %s", b.From, prev)
+				d.Errf(fv.Pos, path+".from", "bands rise strictly: %s does not rise above the previous band's %s", b.From, prev)
 			}
 		}
-		if rv, ok := bo.required("rate"); ok {
+		if rv, ok := bo.Required("rate"); ok {
 			b.Rate, rateOK = r.nonNegative(rv, path+".rate")
 		}
 		prev, prevOK = b.From, fromOK
@@ -469,35 +318,35 @@ func (d *decoder) tiers(r reader, n node, at pos, t *Tiers) {
 	}
 }
 
-func (d *decoder) spiffs(r reader, n node) []Spiff {
-	if n.kind != sequence {
-		d.errf(n.pos, "spiffs", "want a list of spiffs, got %s", n.describe())
+func (d *decoder) spiffs(r reader, n yamldoc.Node) []Spiff {
+	if n.Kind != yamldoc.Sequence {
+		d.Errf(n.Pos, "spiffs", "want a list of spiffs, got %s", n.Describe())
 		return nil
 	}
 	var out []Spiff
 	seen := map[string]int{}
-	for i, it := range n.items {
+	for i, it := range n.Items {
 		path := fmt.Sprintf("spiffs[%d]", i)
-		o := d.object(it, path, it.pos, spiffKeys)
+		o := d.Object(it, path, it.Pos, spiffKeys)
 		var s Spiff
-		if v, ok := o.required("id"); ok {
+		if v, ok := o.Required("id"); ok {
 			s.ID = r.id(v, path+".id")
 			if j, dup := seen[s.ID]; dup && s.ID != "" {
-				d.errf(v.pos, path+".id", "spiff %q is also spiffs[%d]; ids are unique", s.ID, j)
+				d.Errf(v.Pos, path+".id", "spiff %q is also spiffs[%d]; ids are unique", s.ID, j)
 			} else if s.ID != "" {
 				seen[s.ID] = i
 			}
 		}
-		if v, ok := o.optional("when"); ok {
+		if v, ok := o.Optional("when"); ok {
 			s.When = r.expr(v, path+".when")
 		}
-		fixed, hasFixed := o.optional("fixed")
-		rate, hasRate := o.optional("rate")
+		fixed, hasFixed := o.Optional("fixed")
+		rate, hasRate := o.Optional("rate")
 		switch {
 		case hasFixed && hasRate:
-			d.errf(o.keyPos("rate"), path, "a spiff pays fixed or rate, not both")
-		case !hasFixed && !hasRate && !o.bad:
-			d.errf(o.at, path, "a spiff pays fixed (an amount per sale) or rate (a share of the credited amount): give one")
+			d.Errf(o.KeyPos("rate"), path, "a spiff pays fixed or rate, not both")
+		case !hasFixed && !hasRate && o.IsMapping():
+			d.Errf(o.At(), path, "a spiff pays fixed (an amount per sale) or rate (a share of the credited amount): give one")
 		}
 		if hasFixed {
 			if x, ok := r.positive(fixed, path+".fixed"); ok {
@@ -509,10 +358,10 @@ func (d *decoder) spiffs(r reader, n node) []Spiff {
 				s.Rate = decimal.NullDecimal{Decimal: x, Valid: true}
 			}
 		}
-		if v, ok := o.optional("max_per_period"); ok {
+		if v, ok := o.Optional("max_per_period"); ok {
 			s.MaxPerPeriod = r.integer(v, path+".max_per_period", 1)
 			if !hasFixed {
-				d.errf(o.keyPos("max_per_period"), path+".max_per_period",
+				d.Errf(o.KeyPos("max_per_period"), path+".max_per_period",
 					"max_per_period caps a fixed spiff (total at most max_per_period × fixed); this spiff has no fixed")
 			}
 		}
@@ -521,39 +370,39 @@ func (d *decoder) spiffs(r reader, n node) []Spiff {
 	return out
 }
 
-func (d *decoder) overrides(r reader, n node) []Override {
-	if n.kind != sequence {
-		d.errf(n.pos, "overrides", "want a list of overrides ({level, rate}), got %s", n.describe())
+func (d *decoder) overrides(r reader, n yamldoc.Node) []Override {
+	if n.Kind != yamldoc.Sequence {
+		d.Errf(n.Pos, "overrides", "want a list of overrides ({level, rate}), got %s", n.Describe())
 		return nil
 	}
 	var out []Override
-	at := map[int]int{}    // level → index
-	where := map[int]pos{} // level → where it was written
+	at := map[int]int{}            // level → index
+	where := map[int]yamldoc.Pos{} // level → where it was written
 	levelsOK := true
-	for i, it := range n.items {
+	for i, it := range n.Items {
 		path := fmt.Sprintf("overrides[%d]", i)
-		o := d.object(it, path, it.pos, overrideKeys)
+		o := d.Object(it, path, it.Pos, overrideKeys)
 		var ov Override
-		if v, ok := o.required("level"); ok {
+		if v, ok := o.Required("level"); ok {
 			ov.Level = r.integer(v, path+".level", 1)
 			switch {
 			case ov.Level == 0:
 				levelsOK = false
 			case ov.Level > maxLevel:
-				d.errf(v.pos, path+".level", "level %d is deeper than %d", ov.Level, maxLevel)
+				d.Errf(v.Pos, path+".level", "level %d is deeper than %d", ov.Level, maxLevel)
 				levelsOK = false
 			default:
 				if j, dup := at[ov.Level]; dup {
-					d.errf(v.pos, path+".level", "level %d is also overrides[%d]", ov.Level, j)
+					d.Errf(v.Pos, path+".level", "level %d is also overrides[%d]", ov.Level, j)
 					levelsOK = false
 				} else {
-					at[ov.Level], where[ov.Level] = i, v.pos
+					at[ov.Level], where[ov.Level] = i, v.Pos
 				}
 			}
 		} else {
 			levelsOK = false
 		}
-		if v, ok := o.required("rate"); ok {
+		if v, ok := o.Required("rate"); ok {
 			ov.Rate, _ = r.nonNegative(v, path+".rate")
 		}
 		out = append(out, ov)
@@ -571,7 +420,7 @@ func (d *decoder) overrides(r reader, n node) []Override {
 					break
 				}
 			}
-			d.errf(where[next], fmt.Sprintf("overrides[%d].level", at[next]),
+			d.Errf(where[next], fmt.Sprintf("overrides[%d].level", at[next]),
 				"level %d skips level %d: levels go 1 (the manager), 2 (the manager's manager), … without a gap", next, l)
 			break
 		}
@@ -581,35 +430,35 @@ func (d *decoder) overrides(r reader, n node) []Override {
 }
 
 // nudgeKeys says where the nudges that need a quota were written.
-type nudgeKeys struct{ crossed, near pos }
+type nudgeKeys struct{ crossed, near yamldoc.Pos }
 
-func (d *decoder) nudges(r reader, n node, at pos, nu *Nudges) nudgeKeys {
+func (d *decoder) nudges(r reader, n yamldoc.Node, at yamldoc.Pos, nu *Nudges) nudgeKeys {
 	var w nudgeKeys
-	o := d.object(n, "nudges", at, nudgesKeys)
-	if v, ok := o.optional("attainment_crossed"); ok {
-		w.crossed = o.keyPos("attainment_crossed")
-		if v.kind != sequence {
-			d.errf(v.pos, "nudges.attainment_crossed", "want a list of thresholds (fractions of quota), got %s", v.describe())
+	o := d.Object(n, "nudges", at, nudgesKeys)
+	if v, ok := o.Optional("attainment_crossed"); ok {
+		w.crossed = o.KeyPos("attainment_crossed")
+		if v.Kind != yamldoc.Sequence {
+			d.Errf(v.Pos, "nudges.attainment_crossed", "want a list of thresholds (fractions of quota), got %s", v.Describe())
 		} else {
 			var prev decimal.Decimal
-			for i, it := range v.items {
+			for i, it := range v.Items {
 				path := fmt.Sprintf("nudges.attainment_crossed[%d]", i)
 				x, ok := r.positive(it, path)
 				if !ok {
 					continue
 				}
 				if i > 0 && x.LessThanOrEqual(prev) {
-					d.errf(it.pos, path, "thresholds rise strictly: %s does not rise above %s", x, prev)
+					d.Errf(it.Pos, path, "thresholds rise strictly: %s does not rise above %s", x, prev)
 				}
 				prev = x
 				nu.AttainmentCrossed = append(nu.AttainmentCrossed, x)
 			}
 		}
 	}
-	if v, ok := o.optional("near_next_tier"); ok {
-		w.near = o.keyPos("near_next_tier")
-		no := d.object(v, "nudges.near_next_tier", w.near, nearNextTierKeys)
-		if v, ok := no.required("within"); ok {
+	if v, ok := o.Optional("near_next_tier"); ok {
+		w.near = o.KeyPos("near_next_tier")
+		no := d.Object(v, "nudges.near_next_tier", w.near, nearNextTierKeys)
+		if v, ok := no.Required("within"); ok {
 			if x, ok := r.positive(v, "nudges.near_next_tier.within"); ok {
 				nu.NearNextTierWithin = decimal.NullDecimal{Decimal: x, Valid: true}
 			}
@@ -620,37 +469,37 @@ func (d *decoder) nudges(r reader, n node, at pos, nu *Nudges) nudgeKeys {
 
 // placed is a position with the path written there.
 type placed struct {
-	pos
+	yamldoc.Pos
 	path string
 }
 
-func (d *decoder) badges(r reader, n node) ([]Badge, []placed) {
-	if n.kind != sequence {
-		d.errf(n.pos, "badges", "want a list of badges ({id, metric, at_least}), got %s", n.describe())
+func (d *decoder) badges(r reader, n yamldoc.Node) ([]Badge, []placed) {
+	if n.Kind != yamldoc.Sequence {
+		d.Errf(n.Pos, "badges", "want a list of badges ({id, metric, at_least}), got %s", n.Describe())
 		return nil, nil
 	}
 	var out []Badge
 	var attainment []placed
 	seen := map[string]int{}
-	for i, it := range n.items {
+	for i, it := range n.Items {
 		path := fmt.Sprintf("badges[%d]", i)
-		o := d.object(it, path, it.pos, badgeKeys)
+		o := d.Object(it, path, it.Pos, badgeKeys)
 		var b Badge
-		if v, ok := o.required("id"); ok {
+		if v, ok := o.Required("id"); ok {
 			b.ID = r.id(v, path+".id")
 			if j, dup := seen[b.ID]; dup && b.ID != "" {
-				d.errf(v.pos, path+".id", "badge %q is also badges[%d]; ids are unique", b.ID, j)
+				d.Errf(v.Pos, path+".id", "badge %q is also badges[%d]; ids are unique", b.ID, j)
 			} else if b.ID != "" {
 				seen[b.ID] = i
 			}
 		}
-		if v, ok := o.required("metric"); ok {
+		if v, ok := o.Required("metric"); ok {
 			b.Metric = r.enum(v, path+".metric", "metric", metrics)
 			if b.Metric == MetricAttainment {
-				attainment = append(attainment, placed{v.pos, path + ".metric"})
+				attainment = append(attainment, placed{v.Pos, path + ".metric"})
 			}
 		}
-		if v, ok := o.required("at_least"); ok {
+		if v, ok := o.Required("at_least"); ok {
 			b.AtLeast, _ = r.positive(v, path+".at_least")
 		}
 		out = append(out, b)
@@ -663,86 +512,45 @@ type reader struct{ d *decoder }
 
 // str reads text. Numbers and booleans are refused rather than turned into
 // text: `id: 017` would otherwise be read differently by other YAML tools.
-func (r reader) str(n node, path string) string {
-	if n.kind != scalar || n.tag != tString {
-		hint := ""
-		if n.kind == scalar && (n.tag == tInt || n.tag == tFloat || n.tag == tBool) {
-			hint = fmt.Sprintf(` (write "%s" in quotes)`, clip(n.text))
-		}
-		r.d.errf(n.pos, path, "want text, got %s%s", n.describe(), hint)
-		return ""
-	}
-	return n.text
+func (r reader) str(n yamldoc.Node, path string) string {
+	s, _ := r.d.Str(n, path)
+	return s
 }
 
 // id reads an id: letters, digits, '.', '_' and '-', starting with a
-// letter or digit.
-func (r reader) id(n node, path string) string {
-	s := r.str(n, path)
-	switch {
-	case n.kind != scalar || n.tag != tString:
-		return ""
-	case s == "":
-		r.d.errf(n.pos, path, "the id is empty")
-	case len(s) > MaxIDLen:
-		r.d.errf(n.pos, path, "the id is %d bytes long, more than %d", len(s), MaxIDLen)
-	case !idPattern.MatchString(s):
-		r.d.errf(n.pos, path, "%q is not an id: use letters, digits, '.', '_' and '-', starting with a letter or digit", clip(s))
-	default:
-		return s
-	}
-	return ""
+// letter or digit, at most MaxIDLen bytes.
+func (r reader) id(n yamldoc.Node, path string) string {
+	s, _ := r.d.ID(n, path)
+	return s
 }
 
 // names reads a list of distinct, non-empty names (roles, rep ids).
-func (r reader) names(n node, path string) []string {
-	if n.kind != sequence {
-		r.d.errf(n.pos, path, "want a list, got %s", n.describe())
-		return nil
-	}
-	out := make([]string, 0, len(n.items))
-	seen := map[string]bool{}
-	for i, it := range n.items {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		s := r.str(it, p)
-		switch {
-		case it.kind != scalar || it.tag != tString:
-		case s == "":
-			r.d.errf(it.pos, p, "a name is empty")
-		case seen[s]:
-			r.d.errf(it.pos, p, "%q is listed twice", clip(s))
-		default:
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func (r reader) names(n yamldoc.Node, path string) []string { return r.d.Names(n, path) }
 
 // integer reads a whole number of at least min, written as a plain YAML
 // number.
-func (r reader) integer(n node, path string, min int) int {
-	if n.kind != scalar || n.tag != tInt {
-		r.d.errf(n.pos, path, "want a whole number, got %s", n.describe())
+func (r reader) integer(n yamldoc.Node, path string, min int) int {
+	if n.Kind != yamldoc.Scalar || n.Tag != yamldoc.Int {
+		r.d.Errf(n.Pos, path, "want a whole number, got %s", n.Describe())
 		return 0
 	}
-	s := n.text
+	s := n.Text
 	digits := strings.TrimPrefix(s, "-")
 	if digits == "" || strings.Trim(digits, "0123456789") != "" {
-		r.d.errf(n.pos, path, "want a whole number in decimal digits, got %s", n.describe())
+		r.d.Errf(n.Pos, path, "want a whole number in decimal digits, got %s", n.Describe())
 		return 0
 	}
 	if len(digits) > 1 && digits[0] == '0' {
-		r.d.errf(n.pos, path, "write %s without leading zeros (YAML may read them as octal)", strings.TrimLeft(digits, "0"))
+		r.d.Errf(n.Pos, path, "write %s without leading zeros (YAML may read them as octal)", strings.TrimLeft(digits, "0"))
 		return 0
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil || v > math.MaxInt32 {
-		r.d.errf(n.pos, path, "%s is too large", clip(s))
+		r.d.Errf(n.Pos, path, "%s is too large", yamldoc.Clip(s))
 		return 0
 	}
 	if v < min {
-		r.d.errf(n.pos, path, "want at least %d, got %d", min, v)
+		r.d.Errf(n.Pos, path, "want at least %d, got %d", min, v)
 		return 0
 	}
 	return v
@@ -750,74 +558,63 @@ func (r reader) integer(n node, path string, min int) int {
 
 // decimal reads an exact decimal written as a number (0.05) or as text
 // ("0.05"), from its text.
-func (r reader) decimal(n node, path string) (decimal.Decimal, bool) {
-	if n.kind != scalar || n.tag == tNull || n.tag == tBool {
-		r.d.errf(n.pos, path, `want a decimal such as "0.05", got %s`, n.describe())
+func (r reader) decimal(n yamldoc.Node, path string) (decimal.Decimal, bool) {
+	if n.Kind != yamldoc.Scalar || n.Tag == yamldoc.Null || n.Tag == yamldoc.Bool {
+		r.d.Errf(n.Pos, path, `want a decimal such as "0.05", got %s`, n.Describe())
 		return decimal.Decimal{}, false
 	}
-	s := n.text
-	if digits := strings.TrimLeft(s, "+-"); n.tag == tInt && len(digits) > 1 && digits[0] == '0' && strings.Trim(digits, "0123456789") == "" {
-		r.d.errf(n.pos, path, "write %s without leading zeros, or quote it (YAML may read them as octal)", clip(s))
+	s := n.Text
+	if digits := strings.TrimLeft(s, "+-"); n.Tag == yamldoc.Int && len(digits) > 1 && digits[0] == '0' && strings.Trim(digits, "0123456789") == "" {
+		r.d.Errf(n.Pos, path, "write %s without leading zeros, or quote it (YAML may read them as octal)", yamldoc.Clip(s))
 		return decimal.Decimal{}, false
 	}
 	x, err := canonical.ParseDecimal(s)
 	if err != nil {
-		r.d.errf(n.pos, path, `want a plain decimal such as "0.05" (digits, an optional sign and point), got %s`, n.describe())
+		r.d.Errf(n.Pos, path, `want a plain decimal such as "0.05" (digits, an optional sign and point), got %s`, n.Describe())
 		return decimal.Decimal{}, false
 	}
 	return x, true
 }
 
-func (r reader) positive(n node, path string) (decimal.Decimal, bool) {
+func (r reader) positive(n yamldoc.Node, path string) (decimal.Decimal, bool) {
 	x, ok := r.decimal(n, path)
 	if ok && x.Sign() <= 0 {
-		r.d.errf(n.pos, path, "want more than 0, got %s", x)
+		r.d.Errf(n.Pos, path, "want more than 0, got %s", x)
 		return x, false
 	}
 	return x, ok
 }
 
-func (r reader) nonNegative(n node, path string) (decimal.Decimal, bool) {
+func (r reader) nonNegative(n yamldoc.Node, path string) (decimal.Decimal, bool) {
 	x, ok := r.decimal(n, path)
-	if ok && (x.Sign() < 0 || strings.HasPrefix(n.text, "-")) {
-		r.d.errf(n.pos, path, "a rate cannot be negative, got %s", clip(n.text))
+	if ok && (x.Sign() < 0 || strings.HasPrefix(n.Text, "-")) {
+		r.d.Errf(n.Pos, path, "a rate cannot be negative, got %s", yamldoc.Clip(n.Text))
 		return x, false
 	}
 	return x, ok
 }
 
 // enum reads one of choices; what names the thing in messages.
-func (r reader) enum(n node, path, what string, choices []string) string {
-	if n.kind != scalar || n.tag != tString {
-		r.d.errf(n.pos, path, "want %s, got %s", oneOf(choices), n.describe())
-		return ""
-	}
-	if contains(choices, n.text) {
-		return n.text
-	}
-	msg := fmt.Sprintf("unknown %s %q (want %s)", what, clip(n.text), oneOf(choices))
-	if s := nearest(n.text, choices); s != "" {
-		msg = fmt.Sprintf("unknown %s %q; did you mean %q?", what, clip(n.text), s)
-	}
-	r.d.errf(n.pos, path, "%s", msg)
-	return ""
+func (r reader) enum(n yamldoc.Node, path, what string, choices []string) string {
+	s, _ := r.d.Enum(n, path, what, choices)
+	return s
 }
 
 // currency reads an ISO 4217 code that has a minor unit (money is rounded
 // to it).
-func (r reader) currency(n node, path string) string {
+func (r reader) currency(n yamldoc.Node, path string) string {
 	s := r.str(n, path)
-	if n.kind != scalar || n.tag != tString {
+	if n.Kind != yamldoc.Scalar || n.Tag != yamldoc.String {
 		return ""
 	}
 	c, ok := currency.Lookup(s)
 	switch {
 	case !ok && currencyKnownUpper(s):
-		r.d.errf(n.pos, path, "%q is not an ISO 4217 code; did you mean %q?", clip(s), strings.ToUpper(s))
+		r.d.Errf(n.Pos, path, "%q is not an ISO 4217 code; did you mean %q?", yamldoc.Clip(s), strings.ToUpper(s))
 	case !ok:
-		r.d.errf(n.pos, path, "%q is not an active ISO 4217 currency code", clip(s))
+		r.d.Errf(n.Pos, path, "%q is not an active ISO 4217 currency code", yamldoc.Clip(s))
 	case !c.HasMinorUnits():
-		r.d.errf(n.pos, path, "%s (%s) has no minor unit to round pay to", s, c.Name)
+		r.d.Errf(n.Pos, path, "%s (%s) has no minor unit to round pay to", s, c.Name)
 	default:
 		return s
 	}
@@ -829,33 +626,23 @@ func currencyKnownUpper(s string) bool {
 	return ok
 }
 
-// timezone reads an IANA zone name.
-func (r reader) timezone(n node, path string) (string, *time.Location) {
-	s := r.str(n, path)
-	if n.kind != scalar || n.tag != tString {
-		return "UTC", time.UTC
+// timezone reads an IANA zone name; a program without one is in UTC.
+func (r reader) timezone(n yamldoc.Node, path string) (string, *time.Location) {
+	if loc, ok := r.d.Timezone(n, path); ok {
+		return loc.String(), loc
 	}
-	if s == "" || s == "Local" || len(s) > 64 {
-		r.d.errf(n.pos, path, "%q is not an IANA time zone (such as UTC or Europe/Paris)", clip(s))
-		return "UTC", time.UTC
-	}
-	loc, err := time.LoadLocation(s)
-	if err != nil {
-		r.d.errf(n.pos, path, "%q is not an IANA time zone (such as UTC or Europe/Paris)", clip(s))
-		return "UTC", time.UTC
-	}
-	return s, loc
+	return "UTC", time.UTC
 }
 
 // date reads YYYY-MM-DD as a local calendar date.
-func (r reader) date(n node, path string) (reference.Date, bool) {
-	if n.kind != scalar || n.tag != tString || n.text == "" {
-		r.d.errf(n.pos, path, "want a date YYYY-MM-DD, got %s", n.describe())
+func (r reader) date(n yamldoc.Node, path string) (reference.Date, bool) {
+	if n.Kind != yamldoc.Scalar || n.Tag != yamldoc.String || n.Text == "" {
+		r.d.Errf(n.Pos, path, "want a date YYYY-MM-DD, got %s", n.Describe())
 		return 0, false
 	}
-	day, err := reference.ParseDate(n.text)
+	day, err := reference.ParseDate(n.Text)
 	if err != nil {
-		r.d.errf(n.pos, path, "want a date YYYY-MM-DD, got %s", n.describe())
+		r.d.Errf(n.Pos, path, "want a date YYYY-MM-DD, got %s", n.Describe())
 		return 0, false
 	}
 	return day, true

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/accrue/accrue/internal/yamldoc"
 	"strconv"
 	"strings"
 	"time"
@@ -56,11 +57,11 @@ func SplitKey(key []byte) (id string, version int, err error) {
 	k := string(key)
 	i := strings.LastIndexByte(k, '@')
 	if i <= 0 {
-		return "", 0, fmt.Errorf("%w: key %q is not id@version", ErrRecord, clip(k))
+		return "", 0, fmt.Errorf("%w: key %q is not id@version", ErrRecord, yamldoc.Clip(k))
 	}
 	v, err := strconv.Atoi(k[i+1:])
 	if err != nil || v < 1 || strconv.Itoa(v) != k[i+1:] {
-		return "", 0, fmt.Errorf("%w: key %q is not id@version", ErrRecord, clip(k))
+		return "", 0, fmt.Errorf("%w: key %q is not id@version", ErrRecord, yamldoc.Clip(k))
 	}
 	return k[:i], v, nil
 }
@@ -84,7 +85,7 @@ func DecodeRecord(key, value []byte) (*Published, error) {
 	}
 	doc := []byte(pb.Document)
 	if d := digest(doc); d != pb.Digest {
-		return nil, fmt.Errorf("%w: %s: digest %s does not match the document's %s", ErrRecord, key, clip(pb.Digest), d)
+		return nil, fmt.Errorf("%w: %s: digest %s does not match the document's %s", ErrRecord, key, yamldoc.Clip(pb.Digest), d)
 	}
 	p, err := Parse(string(key), doc)
 	if err != nil {
