@@ -329,14 +329,7 @@ func (d *decoder) spiffs(r reader, n yamldoc.Node) []Spiff {
 		path := fmt.Sprintf("spiffs[%d]", i)
 		o := d.Object(it, path, it.Pos, spiffKeys)
 		var s Spiff
-		if v, ok := o.Required("id"); ok {
-			s.ID = r.id(v, path+".id")
-			if j, dup := seen[s.ID]; dup && s.ID != "" {
-				d.Errf(v.Pos, path+".id", "spiff %q is also spiffs[%d]; ids are unique", s.ID, j)
-			} else if s.ID != "" {
-				seen[s.ID] = i
-			}
-		}
+		s.ID = r.uniqueID(o, path, i, "spiff", "spiffs", seen)
 		if v, ok := o.Optional("when"); ok {
 			s.When = r.expr(v, path+".when")
 		}
@@ -485,14 +478,7 @@ func (d *decoder) badges(r reader, n yamldoc.Node) ([]Badge, []placed) {
 		path := fmt.Sprintf("badges[%d]", i)
 		o := d.Object(it, path, it.Pos, badgeKeys)
 		var b Badge
-		if v, ok := o.Required("id"); ok {
-			b.ID = r.id(v, path+".id")
-			if j, dup := seen[b.ID]; dup && b.ID != "" {
-				d.Errf(v.Pos, path+".id", "badge %q is also badges[%d]; ids are unique", b.ID, j)
-			} else if b.ID != "" {
-				seen[b.ID] = i
-			}
-		}
+		b.ID = r.uniqueID(o, path, i, "badge", "badges", seen)
 		if v, ok := o.Required("metric"); ok {
 			b.Metric = r.enum(v, path+".metric", "metric", metrics)
 			if b.Metric == MetricAttainment {
@@ -522,6 +508,23 @@ func (r reader) str(n yamldoc.Node, path string) string {
 func (r reader) id(n yamldoc.Node, path string) string {
 	s, _ := r.d.ID(n, path)
 	return s
+}
+
+// uniqueID reads the id of item i of a list whose ids are unique (spiffs,
+// badges); seen maps the ids read so far to their items. what names an
+// item in messages, list the list's key.
+func (r reader) uniqueID(o *yamldoc.Object, path string, i int, what, list string, seen map[string]int) string {
+	v, ok := o.Required("id")
+	if !ok {
+		return ""
+	}
+	id := r.id(v, path+".id")
+	if j, dup := seen[id]; dup && id != "" {
+		r.d.Errf(v.Pos, path+".id", "%s %q is also %s[%d]; ids are unique", what, id, list, j)
+	} else if id != "" {
+		seen[id] = i
+	}
+	return id
 }
 
 // names reads a list of distinct, non-empty names (roles, rep ids).
