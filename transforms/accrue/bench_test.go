@@ -349,3 +349,31 @@ func BenchmarkApplyCreditExpr(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeOverride reads override records as the stage gets them
+// back from TopicOverrides.
+func BenchmarkDecodeOverride(b *testing.B) {
+	e, recs := benchInputs(b, 1)
+	s := MemoryStore{}
+	var overrides [][]byte
+	for _, r := range recs[:256] {
+		c, err := DecodeCredit(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := e.ApplyCredit(s, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range out.Overrides {
+			overrides = append(overrides, out.Overrides[j].AppendJSON(nil))
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := DecodeOverride(overrides[i%len(overrides)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -274,3 +274,69 @@ func TestPlain8(t *testing.T) {
 		}
 	}
 }
+
+// overrideSeeds are override records as the engine writes them, and
+// others that only encoding/json reads right.
+func overrideSeeds() []string {
+	o := OverrideCredit{ID: "erp:S1:sale/R-1/override/ae/1", ProgramID: "ae", ProgramVersion: 3, Period: "2026-11",
+		ManagerID: "M-1", Level: 1, FromRepID: "R-1", Rate: d("0.010"), Amount: d("-12.345678901234567890"), EventID: "erp:S1:sale"}
+	first := string(o.AppendJSON(nil))
+	return []string{first,
+		strings.Replace(first, `"level":1`, `"level":-0`, 1),
+		strings.Replace(first, `"level":1`, `"level":01`, 1),
+		strings.Replace(first, `"level":1`, `"level":1.0`, 1),
+		strings.Replace(first, `"level":1`, `"level":1e0`, 1),
+		strings.Replace(first, `"level":1`, `"level":99999999999999999999`, 1),
+		strings.Replace(first, `"level":1`, `"level":"1"`, 1),
+		strings.Replace(first, `"M-1"`, `"M\u002d1"`, 1),
+		strings.Replace(first, `"M-1"`, "\"M-\xff\"", 1),
+		strings.Replace(first, `"manager_id"`, `"MANAGER_ID"`, 1),
+		strings.Replace(first, `"manager_id":"M-1"`, `"manager_id":""`, 1),
+		strings.Replace(first, `"rate":"0.010"`, `"rate":"1e3"`, 1),
+		strings.Replace(first, `,"event_id"`, ` ,"event_id"`, 1),
+		first + " ", first + "x", first[:len(first)-1] + `,"level":2}`,
+	}
+}
+
+// TestDecodeOverrideAgrees: the record read by position is the record
+// encoding/json reads, and what one refuses the other refuses.
+func TestDecodeOverrideAgrees(t *testing.T) {
+	fast := 0
+	for _, s := range overrideSeeds() {
+		agreeOverride(t, []byte(s))
+		if _, ok := decodeOverrideFast([]byte(s)); ok {
+			fast++
+		}
+	}
+	if fast < 2 {
+		t.Errorf("%d records read by position: the engine's layout should be", fast)
+	}
+}
+
+func agreeOverride(t *testing.T, b []byte) {
+	t.Helper()
+	got, gerr := DecodeOverride(b)
+	want, werr := decodeOverrideJSON(b)
+	switch {
+	case (gerr == nil) != (werr == nil):
+		t.Fatalf("%q: error %v, encoding/json's %v", b, gerr, werr)
+	case gerr != nil:
+		if gerr.Error() != werr.Error() {
+			t.Fatalf("%q: error %v, encoding/json's %v", b, gerr, werr)
+		}
+		return
+	}
+	var g, w strings.Builder
+	dumpValue(&g, reflect.ValueOf(*got))
+	dumpValue(&w, reflect.ValueOf(*want))
+	if g.String() != w.String() {
+		t.Fatalf("%q:\n got %s\nwant %s", b, g.String(), w.String())
+	}
+}
+
+func FuzzDecodeOverrideAgrees(f *testing.F) {
+	for _, s := range overrideSeeds() {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { agreeOverride(t, b) })
+}

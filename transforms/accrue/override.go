@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/shopspring/decimal"
@@ -70,8 +71,134 @@ type wireOverride struct {
 	EventID        string `json:"event_id"`
 }
 
-// DecodeOverride reads a record written by AppendJSON.
+// DecodeOverride reads a record written by AppendJSON. A record in
+// AppendJSON's layout (its field order, no spacing, no escapes) is read by
+// position; anything else with encoding/json, so that both read the same.
 func DecodeOverride(b []byte) (*OverrideCredit, error) {
+	if o, ok := decodeOverrideFast(b); ok {
+		return o, nil
+	}
+	return decodeOverrideJSON(b)
+}
+
+// decodeOverrideFast reads
+//
+//	{"override_id":"…","program_id":"…","program_version":N,"period":"…","manager_id":"…",
+//	 "level":N,"from_rep_id":"…","rate":"…","amount":"…","event_id":"…"}
+//
+// with plain strings (no quote, backslash or control character, valid
+// UTF-8) and integers of up to 18 digits. It reports false for anything
+// else, and for what decodeOverrideJSON would refuse (which then says why).
+func decodeOverrideFast(b []byte) (*OverrideCredit, bool) {
+	// Every string of the record is a piece of one copy of it.
+	r := fixedReader{b: b, s: string(b), ok: true}
+	r.lit(`{"override_id":`)
+	id := r.str()
+	r.lit(`,"program_id":`)
+	programID := r.str()
+	r.lit(`,"program_version":`)
+	version := r.int()
+	r.lit(`,"period":`)
+	period := r.str()
+	r.lit(`,"manager_id":`)
+	manager := r.str()
+	r.lit(`,"level":`)
+	level := r.int()
+	r.lit(`,"from_rep_id":`)
+	from := r.str()
+	r.lit(`,"rate":`)
+	rate := r.str()
+	r.lit(`,"amount":`)
+	amount := r.str()
+	r.lit(`,"event_id":`)
+	eventID := r.str()
+	r.lit(`}`)
+	if !r.ok || r.at != len(b) || id == "" || programID == "" || manager == "" || period == "" {
+		return nil, false
+	}
+	rd, err := canonical.ParseDecimal(rate)
+	if err != nil {
+		return nil, false
+	}
+	ad, err := canonical.ParseDecimal(amount)
+	if err != nil {
+		return nil, false
+	}
+	return &OverrideCredit{ID: id, ProgramID: programID, ProgramVersion: version, Period: period,
+		ManagerID: manager, Level: level, FromRepID: from, Rate: rd, Amount: ad, EventID: eventID}, true
+}
+
+// fixedReader reads bytes of a known layout; ok turns false at the first
+// mismatch, after which every read returns nothing.
+type fixedReader struct {
+	b  []byte
+	s  string // b as a string
+	at int
+	ok bool
+}
+
+func (r *fixedReader) lit(s string) {
+	if !r.ok || len(r.b)-r.at < len(s) || string(r.b[r.at:r.at+len(s)]) != s {
+		r.ok = false
+		return
+	}
+	r.at += len(s)
+}
+
+// str reads a plain JSON string.
+func (r *fixedReader) str() string {
+	if !r.ok || r.at >= len(r.b) || r.b[r.at] != '"' {
+		r.ok = false
+		return ""
+	}
+	start := r.at + 1
+	for i := start; i < len(r.b); i++ {
+		switch c := r.b[i]; {
+		case c == '"':
+			if !utf8.Valid(r.b[start:i]) {
+				r.ok = false
+				return ""
+			}
+			r.at = i + 1
+			return r.s[start:i]
+		case c == '\\' || c < 0x20:
+			r.ok = false
+			return ""
+		}
+	}
+	r.ok = false
+	return ""
+}
+
+// int reads a JSON integer of up to 18 digits, as encoding/json reads one
+// into an int.
+func (r *fixedReader) int() int {
+	if !r.ok {
+		return 0
+	}
+	i := r.at
+	neg := i < len(r.b) && r.b[i] == '-'
+	if neg {
+		i++
+	}
+	start, n := i, 0
+	for ; i < len(r.b) && r.b[i] >= '0' && r.b[i] <= '9'; i++ {
+		n = n*10 + int(r.b[i]-'0')
+	}
+	digits := i - start
+	if digits == 0 || digits > 18 || (digits > 1 && r.b[start] == '0') {
+		r.ok = false
+		return 0
+	}
+	r.at = i
+	if neg {
+		return -n
+	}
+	return n
+}
+
+// decodeOverrideJSON reads a record with encoding/json.
+func decodeOverrideJSON(b []byte) (*OverrideCredit, error) {
 	var w wireOverride
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("override: %w", err)
