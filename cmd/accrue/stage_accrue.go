@@ -136,6 +136,11 @@ admin server stops.`,
 	}
 	f.register(cmd)
 	fl := cmd.Flags()
+	// Each credit makes many records (accruals, payable, snapshots,
+	// overrides, changelog): smaller batches keep a transaction well
+	// inside its timeout.
+	f.maxPollRecords = 2000
+	fl.Lookup("max-poll-records").DefValue = "2000"
 	fl.StringVar(&input, "input", accrue.TopicCredits, "topic of credits, keyed by rep_id")
 	fl.StringVar(&overrides, "overrides", accrue.TopicOverrides, "the stage's topic of override records, keyed by manager (input and output)")
 	fl.StringVar(&recompute, "recompute", accrue.TopicRecompute, "topic of recompute runs, written by 'accrue recompute' (input)")

@@ -1,0 +1,367 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shopspring/decimal"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/connectors/canonical"
+	"github.com/accrue/accrue/pipeline"
+	pt "github.com/accrue/accrue/pipeline/pipelinetest"
+	"github.com/accrue/accrue/transforms/accrue"
+	"github.com/accrue/accrue/transforms/accrue/program"
+	"github.com/accrue/accrue/transforms/link"
+	"github.com/accrue/accrue/transforms/reference"
+)
+
+// accruePrograms are the programs of the accrual benchmarks, in the order
+// a company adds them: an amount plan with quota, cap, spiffs, clawback,
+// overrides two levels up, nudges and badges; a margin plan in EUR; a
+// quantity plan; a count plan.
+var accruePrograms = []string{`id: ae
+version: 1
+name: AE commission
+currency: USD
+timezone: UTC
+period: month
+effective_from: 2026-01-01
+credit: {measure: amount}
+quota: {default: "100000", by_role: {AE: "120000"}}
+tiers:
+  basis: attainment
+  method: marginal
+  bands: [{from: "0", rate: "0.02"}, {from: "0.5", rate: "0.05"}, {from: "1.0", rate: "0.08"}]
+cap: {amount: "50000"}
+spiffs:
+  - {id: launch, when: 'product_id == "P-7"', fixed: "100", max_per_period: 10}
+  - {id: kicker, rate: "0.01"}
+clawback: {window_days: 90}
+overrides: [{level: 1, rate: "0.01"}, {level: 2, rate: "0.005"}]
+nudges:
+  attainment_crossed: ["0.5", "0.8", "1.0"]
+  near_next_tier: {within: "0.1"}
+badges:
+  - {id: first-sale, metric: count, at_least: "1"}
+  - {id: quota-club, metric: attainment, at_least: "1.0"}
+`, `id: gm
+version: 1
+name: Margin
+currency: EUR
+timezone: Europe/Berlin
+period: quarter
+effective_from: 2026-01-01
+credit: {measure: margin}
+tiers:
+  basis: measure
+  method: retroactive
+  bands: [{from: "0", rate: "0.03"}, {from: "50000", rate: "0.05"}]
+clawback: {window_days: 120}
+overrides: [{level: 1, rate: "0.005"}]
+`, `id: units
+version: 1
+name: Units
+currency: USD
+timezone: UTC
+period: quarter
+effective_from: 2026-01-01
+credit: {measure: quantity}
+tiers:
+  basis: measure
+  method: marginal
+  bands: [{from: "0", rate: "2.5"}, {from: "400", rate: "4"}]
+`, `id: deals
+version: 1
+name: Deals
+currency: JPY
+timezone: Asia/Tokyo
+period: year
+effective_from: 2026-01-01
+credit: {measure: count}
+tiers:
+  basis: measure
+  method: marginal
+  bands: [{from: "0", rate: "1000"}]
+spiffs: [{id: deal, fixed: "500"}]
+`}
+
+// accrueBatch bounds the accrual stage's batches: each credit makes some
+// fifteen output and changelog records with four programs, so a batch of
+// benchBatch credits would be a transaction of 150,000 records, too long
+// for the transaction timeout on a loaded machine. `accrue stage accrue`
+// defaults to the same.
+const accrueBatch = 2000
+
+// accrueReps is the sales force of the accrual benchmarks: 2,000 reps
+// under 40 managers under 4 directors.
+const accrueReps = 2000
+
+func accrueTables() *reference.Tables {
+	var tb reference.Tables
+	from := benchDate("2026-01-01")
+	for i := 0; i < 4; i++ {
+		tb.Reps.Put(reference.Rep{RepID: "D-" + strconv.Itoa(i), Role: "DIR", ValidFrom: from})
+	}
+	for i := 0; i < 40; i++ {
+		tb.Reps.Put(reference.Rep{RepID: "M-" + strconv.Itoa(i), Role: "MGR", ManagerID: "D-" + strconv.Itoa(i%4), ValidFrom: from})
+	}
+	for i := 0; i < accrueReps; i++ {
+		tb.Reps.Put(reference.Rep{RepID: "R-" + strconv.Itoa(i), Role: []string{"AE", "AE", "SE"}[i%3],
+			ManagerID: "M-" + strconv.Itoa(i%40), ValidFrom: from})
+	}
+	tb.FX.Put(reference.FXRate{From: "EUR", To: "USD", Rate: decimal.RequireFromString("1.08"), ValidFrom: from})
+	tb.FX.Put(reference.FXRate{From: "USD", To: "JPY", Rate: decimal.RequireFromString("151.37"), ValidFrom: from})
+	tb.FX.Put(reference.FXRate{From: "EUR", To: "JPY", Rate: decimal.RequireFromString("162.9"), ValidFrom: from})
+	return &tb
+}
+
+func accrueCatalog(b *testing.B, n int) *program.Catalog {
+	cat := program.NewCatalog()
+	for _, doc := range accruePrograms[:n] {
+		p, err := program.Parse("bench.yaml", []byte(doc))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cat.Add(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return cat
+}
+
+// accrueCredits are n credits of sales.credited as the linking stage
+// writes them, over September to November: sales in USD and EUR with
+// margin and quantity, a fifth of them split in two; one credit in ten a
+// return of part of an earlier sale of the same rep; one in fifty an
+// adjustment. About 560 bytes each.
+func accrueCredits(n int) []link.Credit {
+	base := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	step := 91 * 24 * time.Hour / time.Duration(n)
+	out := make([]link.Credit, 0, n+n/5)
+	var sales []*canonical.Event
+	half := decimal.New(5, -1)
+	for i := 0; len(out) < n; i++ {
+		rep := "R-" + strconv.Itoa(i*7%accrueReps)
+		e := &canonical.Event{Source: "crm", TxnID: "T-" + strconv.Itoa(i), Type: canonical.Sale,
+			EventTime: base.Add(time.Duration(i) * step), RepID: rep, ProductID: "P-" + strconv.Itoa(i%50),
+			Quantity:   decimal.NewNullDecimal(decimal.NewFromInt(int64(1 + i%5))),
+			Amount:     canonical.Money{Value: decimal.New(int64(10000+i*37%900000), -2), Currency: []string{"USD", "USD", "EUR"}[i%3]},
+			Attributes: map[string]string{"channel": "outbound"}}
+		e.Margin = &canonical.Money{Value: e.Amount.Value.Mul(decimal.New(3, -1)).Round(2), Currency: e.Amount.Currency}
+		switch {
+		case i%10 == 9 && len(sales) > 0:
+			orig := sales[(i*13)%len(sales)]
+			e.Type, e.RefTxnID, e.RepID, e.ProductID = canonical.Return, orig.TxnID, orig.RepID, orig.ProductID
+			e.Amount = canonical.Money{Value: orig.Amount.Value.Div(decimal.NewFromInt(10)).Round(2), Currency: orig.Amount.Currency}
+			e.Margin, e.Quantity = nil, decimal.NullDecimal{}
+		case i%50 == 7:
+			e.Type, e.ProductID, e.Margin, e.Quantity = canonical.Adjustment, "", nil, decimal.NullDecimal{}
+		case i%5 == 3:
+			e.Splits = []canonical.Split{{RepID: rep, Share: half}, {RepID: "R-" + strconv.Itoa((i*7+1)%accrueReps), Share: half}}
+			e.RepID = ""
+		}
+		e.EventID = canonical.DefaultEventID(e.Source, e.TxnID, e.Type)
+		if e.Type == canonical.Sale && e.Splits == nil {
+			sales = append(sales, e)
+		}
+		if len(e.Splits) > 0 {
+			for _, s := range e.Splits {
+				out = append(out, link.Credit{Event: e, RepID: s.RepID, Share: s.Share, Via: link.ViaRep})
+			}
+			continue
+		}
+		out = append(out, link.Credit{Event: e, RepID: e.RepID, Share: decimal.NewFromInt(1), Via: link.ViaRep})
+	}
+	return out[:n]
+}
+
+// accrueOffline applies the credits as the stage would, in one store, and
+// returns the number of override records they make and the state they
+// leave.
+func accrueOffline(b *testing.B, cat *program.Catalog, tb *reference.Tables, credits []link.Credit) (int, accrue.MemoryStore) {
+	e, err := accrue.New(accrue.CatalogPrograms(cat), tb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := accrue.MemoryStore{}
+	overrides := 0
+	for i := range credits {
+		out, err := e.ApplyCredit(s, &credits[i])
+		if err != nil {
+			b.Fatalf("credit %s: %v", credits[i].ID(), err)
+		}
+		overrides += len(out.Overrides)
+		for j := range out.Overrides {
+			if _, err := e.ApplyOverride(s, &out.Overrides[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return overrides, s
+}
+
+// BenchmarkAccrueVsTrivial measures the accrual stage (decode a credit,
+// apply it under the programs, emit accruals, snapshots, nudges, awards,
+// payable amounts and override records, apply the override records when
+// they come back) against the trivial-operator stage on the same 50,000
+// credits, alternating in one run, with 1 and 4 programs. It reports the
+// input records/s of both (the accrual stage's inputs are the credits and
+// the override records they make), the credits/s of the accrual stage, and
+// the ratio of input records/s (accrue/trivial). It also reports the
+// state the credits leave, from the changelog codec: bytes per (program,
+// period, rep) entry, per sale entry, and all state per (program, period,
+// rep).
+//
+//	go test ./benchmarks -run '^$' -bench AccrueVsTrivial -benchtime 3x
+func BenchmarkAccrueVsTrivial(b *testing.B) {
+	for _, progs := range []int{1, 4} {
+		b.Run(fmt.Sprintf("kfake/programs=%d", progs), func(b *testing.B) {
+			_, brokers := pt.Fake(b)
+			runAccrueVersus(b, brokers, 50_000, progs)
+		})
+		b.Run(fmt.Sprintf("kafka/programs=%d", progs), func(b *testing.B) {
+			runAccrueVersus(b, pt.RealBrokers(b), 50_000, progs)
+		})
+	}
+}
+
+func runAccrueVersus(b *testing.B, brokers []string, n, programs int) {
+	tb := accrueTables()
+	cat := accrueCatalog(b, programs)
+	credits := accrueCredits(n)
+	overrides, state := accrueOffline(b, cat, tb, credits)
+
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	input := "bench-credited-" + suffix
+	pt.CreateTopics(b, brokers, benchPartitions, []string{input})
+	produceCredits(b, brokers, input, credits)
+
+	var trivial, accrued time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		round := fmt.Sprintf("%s-%d", suffix, i)
+		trivial += runStage(b, brokers, input, round, n)
+		accrued += timeAccrue(b, brokers, input, "bench-accrue-"+round, n, overrides, cat, tb)
+	}
+	b.StopTimer()
+	tr := float64(n*b.N) / trivial.Seconds()
+	ar := float64((n+overrides)*b.N) / accrued.Seconds()
+	b.ReportMetric(tr, "trivial_rec/s")
+	b.ReportMetric(ar, "accrue_rec/s")
+	b.ReportMetric(float64(n*b.N)/accrued.Seconds(), "credits/s")
+	b.ReportMetric(ar/tr, "ratio")
+	b.ReportMetric(0, "ns/op")
+	reportState(b, state)
+}
+
+// reportState reports the state's size as the changelog holds it: key and
+// value bytes per (program, period, rep) entry and per sale entry, and all
+// of it per (program, period, rep).
+func reportState(b *testing.B, s accrue.MemoryStore) {
+	var periods, sales, pBytes, sBytes int
+	var buf []byte
+	for k, v := range s {
+		buf = accrue.Codec{}.Encode(buf[:0], v)
+		switch {
+		case v.Period != nil:
+			periods++
+			pBytes += len(k) + len(buf)
+		case v.Sale != nil:
+			sales++
+			sBytes += len(k) + len(buf)
+		}
+	}
+	b.ReportMetric(float64(pBytes)/float64(periods), "B/period")
+	b.ReportMetric(float64(sBytes)/float64(sales), "B/sale")
+	b.ReportMetric(float64(pBytes+sBytes)/float64(periods), "state_B/period")
+}
+
+func produceCredits(b *testing.B, brokers []string, topic string, credits []link.Credit) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for i := range credits {
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(credits[i].RepID), Value: credits[i].AppendJSON(nil)}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// timeAccrue runs the accrual stage named name over input until its n
+// credits and the overrides override records they make are committed, and
+// returns the time from the first record processed to then.
+func timeAccrue(b *testing.B, brokers []string, input, name string, n, overrides int, cat *program.Catalog, tb *reference.Tables) time.Duration {
+	topics := map[string]string{}
+	for _, k := range []string{"overrides", "accruals", "attainment", "nudges", "awards", "payable"} {
+		topics[k] = name + "-" + k
+	}
+	pt.CreateTopics(b, brokers, benchPartitions, []string{topics["overrides"], topics["accruals"], topics["attainment"],
+		topics["nudges"], topics["awards"], topics["payable"], name + ".rejected"}, name+".changelog")
+	proc, err := accrue.NewProcessor(accrue.Config{Tables: tb, Catalog: cat, Overrides: topics["overrides"],
+		Accruals: topics["accruals"], Attainment: topics["attainment"], Nudges: topics["nudges"], Awards: topics["awards"],
+		Payable: topics["payable"], Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	met := pipeline.NewMetrics(prometheus.NewRegistry())
+	var started atomic.Int64
+	st, err := pipeline.NewStage[accrue.Entry](pipeline.Config{
+		Name: name, Brokers: brokers, Inputs: []string{input, topics["overrides"]}, Group: name, InstanceID: "0",
+		MaxPollRecords: accrueBatch, Metrics: met, Logger: slog.New(slog.DiscardHandler),
+	}, accrue.EntryCodec{}, startClock{proc, &started})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- st.Run(ctx) }()
+	credits, ovs := met.RecordsIn(name, input), met.RecordsIn(name, topics["overrides"])
+	for pipeline.Count(credits) < int64(n) || pipeline.Count(ovs) < int64(overrides) {
+		select {
+		case err := <-errc:
+			b.Fatalf("stage stopped: %v", err)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	d := time.Since(time.Unix(0, started.Load()))
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	var rejects []string
+	for _, r := range []string{accrue.ReasonInvalidInput, accrue.ReasonFXRateMissing, accrue.ReasonUnknownOriginal,
+		accrue.ReasonReturnExceedsOriginal, accrue.ReasonUnknownRep, accrue.ReasonUnknownProgram} {
+		if n := pipeline.Count(met.Rejects(name, r)); n > 0 {
+			rejects = append(rejects, fmt.Sprintf("%s %d", r, n))
+		}
+	}
+	if len(rejects) > 0 {
+		b.Fatalf("stage %s rejected inputs: %s", name, strings.Join(rejects, ", "))
+	}
+	return d
+}
+
+// startClock starts the clock at the first record and passes ticks on.
+type startClock struct {
+	*accrue.Processor
+	started *atomic.Int64
+}
+
+func (s startClock) Process(c *pipeline.Context[accrue.Entry], r *kgo.Record) error {
+	if s.started.Load() == 0 {
+		s.started.Store(time.Now().UnixNano())
+	}
+	return s.Processor.Process(c, r)
+}
