@@ -64,8 +64,9 @@ type Config struct {
 }
 
 // Processor is the accrual stage: a keyed pipeline.Processor over
-// sales.credited and TopicOverrides, both keyed by rep and co-partitioned,
-// with state State (Codec). For each record it
+// sales.credited, TopicOverrides and TopicRecompute, keyed by rep and
+// co-partitioned, with state Entry (EntryCodec). For each credit or
+// override record it
 //
 //   - applies a credit (DecodeCredit) or an override record
 //     (DecodeOverride) with the Engine, against the partition's state;
@@ -87,6 +88,11 @@ type Config struct {
 // published. Every instance must see every program, and the reference
 // data, before its first record (Programs.WaitReady,
 // reference.Global.WaitReady).
+//
+// The records of TopicRecompute, and those of TopicOverrides that carry
+// HeaderRun, drive a recompute run (Recompute): while one is open on a
+// partition, its live inputs are parked in its state and applied after the
+// swap.
 //
 // The stage's ticks (pipeline.Ticker) sweep each partition's state every
 // SweepInterval (Engine.Sweep, up to the partition's event-time watermark
