@@ -96,9 +96,11 @@ type tx struct {
 	touched []*touched
 	sale    *SaleState
 	saleKey string
-	// The first touched lives here.
+	// The first touched lives here, the next ones in more when the input
+	// said how many it may touch (expect).
 	buf  [1]touched
 	ptrs [1]*touched
+	more []touched
 	// one, when set, holds the output of an input that touches one
 	// period (an override record): allocated with the tx, thrown away
 	// with the output.
@@ -142,6 +144,14 @@ func (e *Engine) begin(s Store, inputID, eventID string) *tx {
 	return t
 }
 
+// expect makes room for n periods to be touched.
+func (t *tx) expect(n int) {
+	if n > len(t.buf) && t.more == nil {
+		t.more = make([]touched, n-len(t.buf))
+		t.touched = slices.Grow(t.touched, n)
+	}
+}
+
 // beginOne begins an input that touches one period.
 func (e *Engine) beginOne(s Store, inputID, eventID string) *tx {
 	b := &struct {
@@ -161,9 +171,12 @@ func (t *tx) period(f *family, label, repID string) *touched {
 		}
 	}
 	var w *touched
-	if n := len(t.touched); n < len(t.buf) {
+	switch n := len(t.touched); {
+	case n < len(t.buf):
 		w = &t.buf[n]
-	} else {
+	case len(t.more) > 0:
+		w, t.more = &t.more[0], t.more[1:]
+	default:
 		w = new(touched)
 	}
 	w.key, w.f = key, f
@@ -272,6 +285,7 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 	}
 
 	// Writes.
+	t.expect(len(plans))
 	var sale *SaleState
 	if ev.Type == canonical.Sale {
 		sale = &SaleState{RepID: c.RepID, Source: ev.Source, TxnID: ev.TxnID, EventID: t.eventID,
