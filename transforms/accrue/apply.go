@@ -8,7 +8,6 @@ import (
 	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/transforms/accrue/program"
-
 	"github.com/accrue/accrue/transforms/link"
 	"github.com/accrue/accrue/transforms/reference"
 	"github.com/shopspring/decimal"
@@ -309,20 +308,23 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 		var spiffs []Amount
 		if p.matched != 0 || p.more != nil {
 			spiffs = make([]Amount, 0, bits.OnesCount64(p.matched)+len(p.more))
-			// The credited amount: amount × share × rate, as an amount
-			// program's contribution is.
+			// The credited amount of rate spiffs: amount × share × rate,
+			// which is an amount program's contribution.
 			var credited decimal.Decimal
-			if p.v.Credit.Measure == program.Amount {
-				credited = contrib
-			} else {
-				credited = mul(mul(ev.Amount.Value, c.Share), p.rate)
-			}
+			hasCredited := false
 			p.spiffs(func(si int) {
 				sp := &p.v.Spiffs[si]
 				var amt decimal.Decimal
-				if sp.Fixed.Valid {
+				switch {
+				case sp.Fixed.Valid:
 					amt = mul(sp.Fixed.Decimal, c.Share)
-				} else {
+				default:
+					if !hasCredited {
+						credited, hasCredited = contrib, true
+						if p.v.Credit.Measure != program.Amount {
+							credited = mul(mul(ev.Amount.Value, c.Share), p.rate)
+						}
+					}
 					amt = mul(sp.Rate.Decimal, credited)
 				}
 				spiffs = addAmount(spiffs, sp.ID, amt)
