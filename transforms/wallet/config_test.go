@@ -1,9 +1,10 @@
 package wallet
 
 import (
-	"github.com/shopspring/decimal"
 	"strings"
 	"testing"
+
+	"github.com/shopspring/decimal"
 )
 
 func TestNewRefusesBadConfig(t *testing.T) {
