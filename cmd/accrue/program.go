@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -257,6 +258,18 @@ func publishTxn(ctx context.Context, g *globals, topic string, ps []loaded, at t
 	if err := cl.BeginTransaction(); err != nil {
 		return err
 	}
+	var written pipeline.Written
+	var failed error
+	var mu sync.Mutex
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			failed = errors.Join(failed, err)
+			mu.Unlock()
+			return
+		}
+		written.Note(r)
+	}
 	for _, lp := range ps {
 		pb := program.NewPublication(lp.Program, at)
 		value, err := pb.Value()
@@ -264,15 +277,25 @@ func publishTxn(ctx context.Context, g *globals, topic string, ps []loaded, at t
 			_ = cl.EndTransaction(context.Background(), kgo.TryAbort)
 			return err
 		}
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: pb.Key(), Value: value}, nil)
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: pb.Key(), Value: value}, promise)
 	}
-	if err := cl.Flush(ctx); err != nil {
+	err = cl.Flush(ctx)
+	mu.Lock()
+	err = errors.Join(err, failed)
+	mu.Unlock()
+	if err != nil {
 		_ = cl.AbortBufferedRecords(context.Background())
 		_ = cl.EndTransaction(context.Background(), kgo.TryAbort)
 		return err
 	}
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	// Return only once readers see the publication.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := written.WaitVisible(wctx, cl, topic); err != nil {
+		return fmt.Errorf("committed, but not yet readable: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/pipeline"
 )
 
 // Publish writes rows to topic, keyed by RecordKey with Encode's JSON as
@@ -23,10 +25,13 @@ func Publish(ctx context.Context, cl *kgo.Client, topic string, rows []Row, prog
 		return fmt.Errorf("publish to %s: begin transaction: %w", topic, err)
 	}
 	var failed atomic.Pointer[error]
-	promise := func(_ *kgo.Record, err error) {
+	var written pipeline.Written
+	promise := func(r *kgo.Record, err error) {
 		if err != nil {
 			failed.CompareAndSwap(nil, &err)
+			return
 		}
+		written.Note(r)
 	}
 	var encErr error
 	for i, r := range rows {
@@ -53,6 +58,12 @@ func Publish(ctx context.Context, cl *kgo.Client, topic string, rows []Row, prog
 	}
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return fmt.Errorf("publish to %s: commit: %w", topic, err)
+	}
+	// Return only once readers (Global, the next load) see the rows.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := written.WaitVisible(wctx, cl, topic); err != nil {
+		return fmt.Errorf("publish to %s: committed, but not yet readable: %w", topic, err)
 	}
 	return nil
 }
