@@ -2,6 +2,7 @@ package accrue
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,7 +116,14 @@ func TestRecomputeSwapsInTheNewFigures(t *testing.T) {
 	done := make(chan result, 1)
 	var progressed atomic.Int64
 	cfg := r.config()
-	cfg.Progress = func(d, _ int64) { progressed.Store(d) }
+	// The replay waits until live credits have arrived and been held
+	// back, so that the run is still open when they come: otherwise a
+	// fast replay could end before them and nothing would be held.
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	open := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(open)
+	cfg.Progress = func(d, _ int64) { progressed.Store(d); <-release }
 	go func() {
 		res, err := Recompute(ctx, cfg)
 		done <- result{res, err}
@@ -124,6 +132,10 @@ func TestRecomputeSwapsInTheNewFigures(t *testing.T) {
 		return testutil.ToFloat64(r.am.runs.WithLabelValues("begun")) >= 3
 	})
 	produceCredits(t, r.tp.brokers, r.tp.credited, credits[split:])
+	pt.WaitFor(t, 30*time.Second, "live credits held back by the run", func() bool {
+		return testutil.ToFloat64(r.am.runs.WithLabelValues("parked")) > 0
+	})
+	open()
 	got := <-done
 	if got.err != nil {
 		t.Fatal(got.err)
