@@ -28,6 +28,7 @@ import (
 
 	"github.com/accrue/accrue/connectors/synth"
 	"github.com/accrue/accrue/pipeline"
+	"github.com/accrue/accrue/transforms/accrue"
 	"github.com/accrue/accrue/transforms/ingest"
 	"github.com/accrue/accrue/transforms/link"
 	"github.com/accrue/accrue/transforms/reference"
@@ -42,24 +43,29 @@ import (
 //	                             │                             │              └──────► [link] ─► sales.credited
 //	                             └─────────────┬───────────────┴────────────────────────┘
 //	                                    sales.rejected
-//	ref.* (reference data, loaded at start, some reps late) ─► reference tables of [link]
+//	ref.* (reference data, loaded at start, some reps late) ─► reference tables of [link] and [accrue]
+//	programs (one program, published at start) ─► [accrue]
+//	sales.credited ─► [accrue] ─► accruals, attainment, payouts.payable; refused ─► accrue.rejected
 //
 // totals re-keys each clean sale by rep through totals.by-rep, its own
 // repartition topic, and credits it when it reads it back. rep.totals is the
 // demo's own topic: sales.credited is for canonical, linked sale events.
 const (
-	demoIngest     = "ingest"
-	demoDedupe     = "dedupe"
-	demoTotals     = "totals"
-	demoCanonical  = "sales.canonical"
-	demoClean      = "sales.clean"
-	demoRejected   = "sales.rejected"
-	demoByRep      = "totals.by-rep"
-	demoOutput     = "rep.totals"
-	demoLink       = "link"
-	demoCredited   = "sales.credited"
-	demoPartitions = 6
-	demoTopReps    = 5
+	demoIngest    = "ingest"
+	demoDedupe    = "dedupe"
+	demoTotals    = "totals"
+	demoCanonical = "sales.canonical"
+	demoClean     = "sales.clean"
+	demoRejected  = "sales.rejected"
+	demoByRep     = "totals.by-rep"
+	demoOutput    = "rep.totals"
+	demoLink      = "link"
+	demoCredited  = "sales.credited"
+	demoAccrue    = "accrue"
+	// demoAccrueRejected is the accrual stage's dead-letter topic.
+	demoAccrueRejected = "accrue.rejected"
+	demoPartitions     = 6
+	demoTopReps        = 5
 	// demoDupPerMille is synth's share of exact copies: 0.5%.
 	demoDupPerMille = 5
 	// demoDrain bounds the wait, once production stops, for the stages to
@@ -92,7 +98,11 @@ gatekeepers into sales.canonical, "dedupe" passes the first copy of every
 sale to sales.clean, the demo's "totals" counts each rep's sales and amounts
 exactly once into rep.totals, and "link" credits each clean sale to its rep
 as of the sale's date into sales.credited. Refused records and duplicates go
-to sales.rejected with a reason code.
+to sales.rejected with a reason code. A fifth stage, "accrue", applies each
+credit under one example program (published to the programs topic at start:
+USD, monthly, marginal bands of attainment) and writes accrual deltas to
+accruals and statement snapshots to attainment; credits it refuses go to
+accrue.rejected.
 
 Reference data (reps, accounts, products, FX rates) is published to the ref.*
 topics first; two reps are published only after 2s, so that their first
@@ -180,6 +190,29 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	if err := global.WaitReady(ctx); err != nil {
 		return fmt.Errorf("reference tables: %w", err)
 	}
+	progs, err := demoPrograms(ctx, brokers, reg)
+	if err != nil {
+		return err
+	}
+	progTask := goTask(func() error { return progs.Run(refCtx) })
+	defer func() {
+		stopRef()
+		_ = progTask.wait()
+	}()
+	if err := progs.WaitReady(ctx); err != nil {
+		return fmt.Errorf("programs: %w", err)
+	}
+	accrueMet := accrue.NewMetrics(reg)
+	accrueProc, err := accrue.NewProcessor(accrue.Config{
+		Tables: global.Tables(), Catalog: progs.Catalog(), Version: progs.Version,
+		Overrides: accrue.TopicOverrides, Recompute: accrue.TopicRecompute, Accruals: accrue.TopicAccruals,
+		Attainment: accrue.TopicAttainment, Nudges: accrue.TopicNudges, Awards: accrue.TopicAwards,
+		Payable: accrue.TopicPayable, Retention: accrue.DefaultRetention, SweepInterval: accrue.DefaultSweepInterval,
+		TickInterval: demoTick, Metrics: accrueMet,
+	})
+	if err != nil {
+		return err
+	}
 	linkMet := link.NewMetrics(reg)
 	linkProc, err := link.NewProcessor(link.Config{
 		Linker: &link.Linker{Tables: global.Tables(), RequireProduct: true}, Deduper: gate.Deduper(),
@@ -218,13 +251,22 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
+	accrueSt, err := pipeline.NewStage[accrue.Entry](pipeline.Config{
+		Name: demoAccrue, Brokers: brokers, Inputs: []string{demoCredited, accrue.TopicOverrides, accrue.TopicRecompute},
+		InstanceID: "demo", Metrics: met, DeadLetter: demoAccrueRejected, TickInterval: demoTick, MaxPollRecords: 2000,
+	}, accrue.EntryCodec{}, accrueProc)
+	if err != nil {
+		return err
+	}
 	adminLine := "admin: none (--admin-addr is empty)"
 	stopAdmin, err := serveAdmin(f.adminAddr, reg,
 		pipeline.ReadyCheck{Name: "stage " + demoIngest, Ready: ingestSt.Ready},
 		pipeline.ReadyCheck{Name: "stage " + demoDedupe, Ready: dedupeSt.Ready},
 		pipeline.ReadyCheck{Name: "stage " + demoTotals, Ready: totalsSt.Ready},
 		pipeline.ReadyCheck{Name: "reference tables", Ready: global.Ready},
-		pipeline.ReadyCheck{Name: "stage " + demoLink, Ready: linkSt.Ready})
+		pipeline.ReadyCheck{Name: "stage " + demoLink, Ready: linkSt.Ready},
+		pipeline.ReadyCheck{Name: "programs", Ready: progs.Ready},
+		pipeline.ReadyCheck{Name: "stage " + demoAccrue, Ready: accrueSt.Ready})
 	switch {
 	case err != nil:
 		// The demo does not need it; a taken port must not stop it.
@@ -275,6 +317,7 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 		{demoDedupe, goTask(func() error { return dedupeSt.Run(stageCtx) })},
 		{demoTotals, goTask(func() error { return totalsSt.Run(stageCtx) })},
 		{demoLink, goTask(func() error { return linkSt.Run(stageCtx) })},
+		{demoAccrue, goTask(func() error { return accrueSt.Run(stageCtx) })},
 	}
 	// anyStageDone is closed when the first stage stops.
 	anyStageDone := make(chan struct{})
@@ -351,7 +394,8 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 			pipeline.Count(met.RecordsIn(demoDedupe, demoCanonical)) >= pipeline.Count(met.RecordsOut(demoIngest, demoCanonical)) &&
 			pipeline.Count(met.RecordsIn(demoTotals, demoClean)) >= pipeline.Count(met.RecordsOut(demoDedupe, demoClean)) &&
 			pipeline.Count(met.RecordsIn(demoTotals, demoByRep)) >= pipeline.Count(met.RecordsOut(demoTotals, demoByRep)) &&
-			sum.linkSettled()
+			sum.linkSettled() &&
+			pipeline.Count(met.RecordsIn(demoAccrue, demoCredited)) >= pipeline.Count(met.RecordsOut(demoLink, demoCredited))
 	})
 	stopStages()
 	var serr []error
@@ -369,7 +413,13 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	if err := reading.wait(); err != nil {
 		return fmt.Errorf("reading %s: %w", demoOutput, err)
 	}
-	return sum.final(caughtUp && readAll)
+	book, bookAll, err := readAccrualBook(context.WithoutCancel(ctx), brokers,
+		pipeline.Count(met.RecordsOut(demoAccrue, accrue.TopicAccruals)), pipeline.Count(met.RecordsOut(demoAccrue, accrue.TopicAttainment)))
+	if err != nil {
+		return err
+	}
+	sum.book = book
+	return sum.final(caughtUp && readAll && bookAll)
 }
 
 // createDemoTopics creates the catalogue's topics, the sources' raw topics,
@@ -553,6 +603,9 @@ type demoSummary struct {
 	board     *leaderboard
 	linkMet   *link.Metrics
 	ref       *demoReference
+	// book is what the accruals and attainment topics hold, read once the
+	// stages have stopped.
+	book *accrualBook
 
 	start       time.Time
 	producedFor time.Duration
@@ -571,6 +624,8 @@ type demoSnapshot struct {
 	totalsIn, byRepOut, byRepIn, credited, totalsRejected int64
 	// link
 	linkIn, linkCredits, linkRejected, parked, released int64
+	// accrue
+	accrueIn, accrueApplied, accrueRejected, accruals, snapshots int64
 	// rejects by stage and reason; rejects lists every reason on
 	// sales.rejected.
 	byStage map[string]map[string]int64
@@ -643,6 +698,9 @@ func (s *demoSummary) take() demoSnapshot {
 	sn := demoSnapshot{at: time.Since(s.start), txns: map[string][2]int64{}}
 	sn.top, sn.read, sn.sumOfRepCounts = s.board.standings(demoTopReps)
 	sn.parked, sn.released = s.linkMet.Parked(), pipeline.Count(s.linkMet.Released())
+	sn.accruals = pipeline.Count(s.met.RecordsOut(demoAccrue, accrue.TopicAccruals))
+	sn.snapshots = pipeline.Count(s.met.RecordsOut(demoAccrue, accrue.TopicAttainment))
+	sn.accrueIn = pipeline.Count(s.met.RecordsIn(demoAccrue, demoCredited))
 	sn.linkCredits = pipeline.Count(s.met.RecordsOut(demoLink, demoCredited))
 	sn.linkIn = pipeline.Count(s.met.RecordsIn(demoLink, demoClean))
 	sn.credited = pipeline.Count(s.met.RecordsOut(demoTotals, demoOutput))
@@ -660,6 +718,8 @@ func (s *demoSummary) take() demoSnapshot {
 	sn.duplicates = sn.byStage[demoDedupe][sanitize.ReasonDuplicate]
 	sn.totalsRejected = sumOf(sn.byStage[demoTotals])
 	sn.linkRejected = sumOf(sn.byStage[demoLink])
+	sn.accrueRejected = sumOf(sn.byStage[demoAccrue])
+	sn.accrueApplied = s.creditsApplied()
 	all := map[string]int64{}
 	for _, st := range []string{demoIngest, demoDedupe, demoLink} {
 		for r, n := range sn.byStage[st] {
@@ -670,7 +730,7 @@ func (s *demoSummary) take() demoSnapshot {
 		sn.rejects = append(sn.rejects, reasonCount{r, n})
 	}
 	sort.Slice(sn.rejects, func(i, j int) bool { return sn.rejects[i].reason < sn.rejects[j].reason })
-	for _, st := range []string{demoIngest, demoDedupe, demoTotals, demoLink} {
+	for _, st := range []string{demoIngest, demoDedupe, demoTotals, demoLink, demoAccrue} {
 		sn.txns[st] = [2]int64{pipeline.Count(s.met.Transactions(st, "committed")), pipeline.Count(s.met.Transactions(st, "aborted"))}
 	}
 	return sn
@@ -685,8 +745,8 @@ func (s *demoSummary) header(f *demoFlags, sources []synth.Source, clickHouse, a
 	for i, src := range sources {
 		srcs[i] = src.Name + " (" + strings.Join(src.Currencies, ", ") + ")"
 	}
-	fmt.Fprintf(s.w, "accrue demo: stages %s → %s → %s and %s on an embedded Kafka (kfake, %d partitions), %s sales/s, seed %d, %s\n",
-		demoIngest, demoDedupe, demoTotals, demoLink, demoPartitions, thousands(int64(f.rate)), f.seed, until)
+	fmt.Fprintf(s.w, "accrue demo: stages %s → %s → %s, %s and %s on an embedded Kafka (kfake, %d partitions), %s sales/s, seed %d, %s\n",
+		demoIngest, demoDedupe, demoTotals, demoLink, demoAccrue, demoPartitions, thousands(int64(f.rate)), f.seed, until)
 	fmt.Fprintf(s.w, "sources: %s, each to raw.<source>; about 1%% broken on purpose, 0.5%% sent twice\n", strings.Join(srcs, " · "))
 	fmt.Fprintf(s.w, "flow: raw.* → %s → %s → %s → %s → %s (via %s) → %s, and %s → %s → %s; refused → %s\n",
 		demoIngest, demoCanonical, demoDedupe, demoClean, demoTotals, demoByRep, demoOutput, demoClean, demoLink, demoCredited, demoRejected)
@@ -727,6 +787,9 @@ func (s *demoSummary) body(sn demoSnapshot, producedRate, consumedRate int64, in
 	fmt.Fprintf(s.w, "%slink     %10s in               → %s credits to %s, %s rejected · %s parked now, %s released · %s\n", indent,
 		thousands(sn.linkIn), thousands(sn.linkCredits), demoCredited, thousands(sn.linkRejected), thousands(sn.parked),
 		thousands(sn.released), txns(demoLink))
+	fmt.Fprintf(s.w, "%saccrue   %10s in               → %s applied, %s rejected · %s deltas to %s, %s snapshots to %s · %s\n", indent,
+		thousands(sn.accrueIn), thousands(sn.accrueApplied), thousands(sn.accrueRejected), thousands(sn.accruals),
+		accrue.TopicAccruals, thousands(sn.snapshots), accrue.TopicAttainment, txns(demoAccrue))
 	reasons := "none"
 	var rejected int64
 	if len(sn.rejects) > 0 {
@@ -798,6 +861,7 @@ func (s *demoSummary) final(complete bool) error {
 				demoOutput, thousands(sn.sumOfRepCounts), thousands(valid))},
 		s.linkBooks(sn),
 		s.referenceCheck(sn),
+		s.accrualBooks(sn),
 	}
 	failed := 0
 	for i, c := range checks {

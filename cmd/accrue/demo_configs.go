@@ -83,3 +83,29 @@ func demoPipelines(sources []string) (map[string]*ingest.Pipeline, *sanitize.Gat
 	}
 	return out, gate, nil
 }
+
+// demoProgram is the program the demo publishes to the programs topic for
+// its accrual stage: every AE earns on every credited sale, in USD (the
+// reference FX rates convert the other currencies), monthly, in marginal
+// bands of attainment of one default quota.
+const demoProgram = `id: demo-commission
+version: 1
+name: Demo AE commission
+currency: USD
+timezone: UTC
+period: month
+effective_from: 2026-01-01
+participants:
+  roles: [AE]
+credit:
+  measure: amount
+quota:
+  default: "250000"
+tiers:
+  basis: attainment
+  method: marginal
+  bands:
+    - {from: "0",   rate: "0.02"}
+    - {from: "0.5", rate: "0.04"}
+    - {from: "1.0", rate: "0.07"}
+`

@@ -20,11 +20,11 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	}
 	s := out.String()
 	final := s[strings.LastIndex(s, "final"):]
-	if n := strings.Count(final, "✓"); n != 7 || strings.Contains(final, "✗") {
-		t.Fatalf("final summary has %d passed checks, want 7 and no failure:\n%s", n, final)
+	if n := strings.Count(final, "✓"); n != 8 || strings.Contains(final, "✗") {
+		t.Fatalf("final summary has %d passed checks, want 8 and no failure:\n%s", n, final)
 	}
 	for _, want := range []string{"crm-na", "erp-eu", "pos-apac", "sales.rejected", "duplicate", "txns",
-		"sales.credited", "unknown_rep", "released"} {
+		"sales.credited", "unknown_rep", "released", "accruals", "attainment"} {
 		if !strings.Contains(final, want) {
 			t.Errorf("final summary lacks %q:\n%s", want, final)
 		}
