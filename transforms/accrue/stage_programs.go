@@ -3,14 +3,13 @@ package accrue
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/accrue/accrue/pipeline"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/accrue/accrue/transforms/accrue/program"
@@ -148,59 +147,10 @@ func (p *Programs) Run(ctx context.Context) (err error) {
 		}
 	}()
 	start := time.Now()
-	base := append([]kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}, p.cfg.ClientOpts...)
-	admCl, err := kgo.NewClient(base...)
-	if err != nil {
-		return fmt.Errorf("programs: %w", err)
-	}
-	defer admCl.Close()
-	want, err := p.endOffsets(ctx, kadm.NewClient(admCl))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-	cl, err := kgo.NewClient(append(base,
-		kgo.ConsumeTopics(p.cfg.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// A topic written in transactions ends in a marker: keeping
-		// control records shows it, so catching up can be told.
-		kgo.KeepControlRecords(),
-	)...)
-	if err != nil {
-		return fmt.Errorf("programs: %w", err)
-	}
-	defer cl.Close()
-	if len(want) == 0 {
-		p.setReady(start)
-	}
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return nil
-		}
-		fs.EachError(func(t string, part int32, err error) {
-			p.log.Warn("fetch error", "partition", part, "err", err)
-		})
-		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			for _, r := range fp.Records {
-				if !r.Attrs.IsControl() {
-					p.apply(r)
-				}
-			}
-			if len(fp.Records) == 0 || len(want) == 0 {
-				return
-			}
-			if last, ok := want[fp.Partition]; ok && fp.Records[len(fp.Records)-1].Offset >= last {
-				delete(want, fp.Partition)
-				if len(want) == 0 {
-					p.setReady(start)
-				}
-			}
-		})
-	}
+	return pipeline.Follow(ctx, pipeline.FollowConfig{
+		Name: "programs", Brokers: p.cfg.Brokers, ClientOpts: p.cfg.ClientOpts,
+		Topics: []string{p.cfg.Topic}, TopicWait: p.cfg.TopicWait, Logger: p.log,
+	}, p.apply, func() { p.setReady(start) })
 }
 
 func (p *Programs) apply(r *kgo.Record) {
@@ -213,50 +163,4 @@ func (p *Programs) apply(r *kgo.Record) {
 		return
 	}
 	p.applied.Inc()
-}
-
-// endOffsets waits for the topic to exist and returns, for every partition
-// that holds records, the offset of its last record as of now (last stable
-// offset minus one).
-func (p *Programs) endOffsets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
-	deadline := time.Now().Add(p.cfg.TopicWait)
-	for {
-		td, err := adm.ListTopics(ctx, p.cfg.Topic)
-		if err == nil {
-			if d, ok := td[p.cfg.Topic]; ok && d.Err == nil {
-				break
-			}
-			err = fmt.Errorf("programs: topic %s does not exist (create it with `accrue topics create`)", p.cfg.Topic)
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	ends, err := adm.ListCommittedOffsets(ctx, p.cfg.Topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("programs: list end offsets: %w", err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, p.cfg.Topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("programs: list start offsets: %w", err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		st, _ := starts.Lookup(o.Topic, o.Partition)
-		if o.Offset > st.Offset {
-			want[o.Partition] = o.Offset - 1
-		}
-	})
-	return want, nil
 }

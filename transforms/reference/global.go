@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/accrue/accrue/pipeline"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -181,63 +181,10 @@ func (g *Global) Run(ctx context.Context) (err error) {
 		topics = append(topics, t)
 	}
 	sort.Strings(topics)
-	base := append([]kgo.Opt{kgo.SeedBrokers(g.cfg.Brokers...)}, g.cfg.ClientOpts...)
-	admCl, err := kgo.NewClient(base...)
-	if err != nil {
-		return fmt.Errorf("reference: %w", err)
-	}
-	defer admCl.Close()
-	want, err := g.endOffsets(ctx, kadm.NewClient(admCl), topics)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-
-	cl, err := kgo.NewClient(append(base,
-		kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Transaction markers are kept so that a topic ending in one
-		// (every topic written in transactions does) shows its last
-		// offset, and catching up can be told.
-		kgo.KeepControlRecords(),
-	)...)
-	if err != nil {
-		return fmt.Errorf("reference: %w", err)
-	}
-	defer cl.Close()
-	if len(want) == 0 {
-		g.setReady(start)
-	}
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return nil
-		}
-		fs.EachError(func(t string, p int32, err error) {
-			g.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-		})
-		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			kind := g.kinds[fp.Topic]
-			for _, r := range fp.Records {
-				if !r.Attrs.IsControl() {
-					g.apply(kind, r)
-				}
-			}
-			if len(fp.Records) == 0 || len(want) == 0 {
-				return
-			}
-			tp := topicPartition{fp.Topic, fp.Partition}
-			if last, ok := want[tp]; ok && fp.Records[len(fp.Records)-1].Offset >= last {
-				delete(want, tp)
-				if len(want) == 0 {
-					g.setReady(start)
-				}
-			}
-		})
-	}
+	return pipeline.Follow(ctx, pipeline.FollowConfig{
+		Name: "reference", Brokers: g.cfg.Brokers, ClientOpts: g.cfg.ClientOpts,
+		Topics: topics, TopicWait: g.cfg.TopicWait, Logger: g.log,
+	}, func(r *kgo.Record) { g.apply(g.kinds[r.Topic], r) }, func() { g.setReady(start) })
 }
 
 func (g *Global) apply(kind Kind, r *kgo.Record) {
@@ -248,61 +195,4 @@ func (g *Global) apply(kind Kind, r *kgo.Record) {
 		return
 	}
 	g.applied.WithLabelValues(string(kind)).Inc()
-}
-
-type topicPartition struct {
-	topic string
-	part  int32
-}
-
-// endOffsets waits for the topics to exist and returns, for every partition
-// that holds records, the offset of its last record as of now (last stable
-// offset minus one).
-func (g *Global) endOffsets(ctx context.Context, adm *kadm.Client, topics []string) (map[topicPartition]int64, error) {
-	deadline := time.Now().Add(g.cfg.TopicWait)
-	for {
-		td, err := adm.ListTopics(ctx, topics...)
-		if err == nil {
-			var missing []string
-			for _, t := range topics {
-				if d, ok := td[t]; !ok || d.Err != nil {
-					missing = append(missing, t)
-				}
-			}
-			if len(missing) == 0 {
-				break
-			}
-			err = fmt.Errorf("reference: topics %v do not exist (create them with `accrue topics create`)", missing)
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	ends, err := adm.ListCommittedOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reference: list end offsets: %w", err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, topics...)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reference: list start offsets: %w", err)
-	}
-	want := map[topicPartition]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		st, _ := starts.Lookup(o.Topic, o.Partition)
-		if o.Offset > st.Offset {
-			want[topicPartition{o.Topic, o.Partition}] = o.Offset - 1
-		}
-	})
-	return want, nil
 }
