@@ -424,7 +424,10 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 		last := fp.Records[len(fp.Records)-1]
 		s.met.setLag(fp.Topic, fp.Partition, fp.HighWatermark-last.Offset-1)
 	})
-	touched, ticked, tickErr := s.tickInBatch(c, touched)
+	touched, ticked, endErr := s.tickInBatch(c, touched)
+	if endErr == nil {
+		endErr = s.flushAll(c, touched)
+	}
 	for _, p := range touched {
 		if s.cfg.Stateless {
 			if len(s.parts[p].staged) > 0 {
@@ -442,7 +445,7 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 		s.log.Warn("producing failed; aborting the batch", "err", *perr)
 		try = kgo.TryAbort
 	}
-	if tickErr != nil {
+	if endErr != nil {
 		try = kgo.TryAbort
 	}
 	committed, err := s.sess.End(s.fenced(endCtx, ticked), try)
@@ -464,7 +467,7 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 	if err != nil {
 		return fmt.Errorf("stage %s: end transaction: %w", s.cfg.Name, err)
 	}
-	return tickErr
+	return endErr
 }
 
 // process calls the processor, turning a panic into an error so that one

@@ -187,6 +187,9 @@ func (s *Stage[S]) tickIdle(ctx context.Context) error {
 			break
 		}
 	}
+	if terr == nil {
+		terr = s.flushAll(c, due)
+	}
 	s.tick.deferring = false
 	recs := s.tick.deferred
 	s.tick.deferred = nil
