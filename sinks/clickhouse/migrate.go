@@ -342,6 +342,7 @@ func recordMigration(ctx context.Context, conn driver.Conn, m Migration) error {
 // done its work.
 const (
 	codeDuplicateColumn    = 15 // ALTER … ADD COLUMN (18.16 has no IF NOT EXISTS there)
+	codeIllegalColumn      = 44 // the same, on a MergeTree table, when its message says so
 	codeTableAlreadyExists = 57
 	codeDatabaseExists     = 82
 )
@@ -354,6 +355,8 @@ func alreadyDone(err error) bool {
 	switch ex.Code {
 	case codeDuplicateColumn, codeTableAlreadyExists, codeDatabaseExists:
 		return true
+	case codeIllegalColumn:
+		return strings.Contains(ex.Message, "already exists")
 	}
 	return false
 }

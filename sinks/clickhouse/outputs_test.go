@@ -29,6 +29,7 @@ func sampleAccrual() accrue.Accrual {
 			{Kind: "commission", BandFrom: decimal.NewNullDecimal(dec("0.5")), Rate: decimal.NewNullDecimal(dec("0.05")), Amount: dec("20.123456789012345678912")},
 			{Kind: "spiff", SpiffID: "launch", Amount: dec("5")},
 			{Kind: "override", Level: 1, FromRepID: "R-9", Rate: decimal.NewNullDecimal(dec("0.01")), Amount: dec("0.5")},
+			{Kind: "override", Level: 1, FromRepID: "R-8", EventID: "crm:T-8:sale", Rate: decimal.NewNullDecimal(dec("0.01")), Amount: dec("0.25")},
 		},
 	}
 }
@@ -60,7 +61,7 @@ func TestAccrualRows(t *testing.T) {
 	if d := col("delta").([]decimal.Decimal)[0]; !d.Equal(dec("25")) {
 		t.Errorf("delta %s", d)
 	}
-	if k := col("trace.kind").([][]string)[0]; strings.Join(k, ",") != "commission,spiff,override" {
+	if k := col("trace.kind").([][]string)[0]; strings.Join(k, ",") != "commission,spiff,override,override" {
 		t.Errorf("trace.kind %q", k)
 	}
 	bands := col("trace.band_from").([][]*decimal.Decimal)[0]
@@ -75,6 +76,10 @@ func TestAccrualRows(t *testing.T) {
 	}
 	if f := col("trace.from_rep_id").([][]string)[0]; f[2] != "R-9" {
 		t.Errorf("trace.from_rep_id %q", f)
+	}
+	// A part names its own source event, else the line's.
+	if e := col("trace.event_id").([][]string)[0]; e[0] != a.EventID || e[2] != a.EventID || e[3] != "crm:T-8:sale" {
+		t.Errorf("trace.event_id %q", e)
 	}
 	for _, bad := range []string{`{"accrual_id":"x","program_id":"ae","period":"2026-11","rep_id":"R","delta":"1"}`,
 		`{"accrual_id":"x","program_id":"ae","period":"2026-11","rep_id":"R","delta":"1","earned":"1","trace":[{"amount":1}]}`,

@@ -19,6 +19,7 @@ var accrualsTable = &Table{
 		"accrual_id", "program_id", "program_version", "period", "rep_id", "currency",
 		"delta", "earned", "capped", "event_id", "input_id",
 		"trace.kind", "trace.band_from", "trace.rate", "trace.spiff_id", "trace.level", "trace.from_rep_id", "trace.amount",
+		"trace.event_id",
 	}, kafkaColumns...),
 	NewRows: func() Rows { return &accrualRows{in: interner{}} },
 }
@@ -37,6 +38,7 @@ type accrualRows struct {
 	bandFrom, rate           [][]*decimal.Decimal
 	level                    [][]uint8
 	amount                   [][]decimal.Decimal
+	partEventID              [][]string
 	kafka                    kafkaCols
 }
 
@@ -49,6 +51,10 @@ type accrualRow struct {
 	bandFrom, rate                                                  []*decimal.Decimal
 	level                                                           []uint8
 	amount                                                          []decimal.Decimal
+	// partEventID is each part's source event: its own event_id (an
+	// override accrual that sums several reports' contributions), else
+	// the accrual's.
+	partEventID []string
 }
 
 func (r *accrualRows) decode(v *fastjson.Value) (accrualRow, error) {
@@ -108,6 +114,11 @@ func (r *accrualRows) decode(v *fastjson.Value) (accrualRow, error) {
 	case !hasDelta || !hasEarned:
 		return a, errors.New("delta and earned are required")
 	}
+	for i, e := range a.partEventID {
+		if e == "" {
+			a.partEventID[i] = a.eventID
+		}
+	}
 	return a, nil
 }
 
@@ -132,6 +143,10 @@ func (a *accrualRow) decodeTrace(v *fastjson.Value, in interner) error {
 		from, err := str(get(p, "from_rep_id"), nil)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name("from_rep_id"), err)
+		}
+		event, err := str(get(p, "event_id"), nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name("event_id"), err)
 		}
 		var level uint64
 		if l := p.Get("level"); l != nil {
@@ -158,6 +173,7 @@ func (a *accrualRow) decodeTrace(v *fastjson.Value, in interner) error {
 		a.bandFrom = append(a.bandFrom, band)
 		a.rate = append(a.rate, rate)
 		a.amount = append(a.amount, amount)
+		a.partEventID = append(a.partEventID, event)
 	}
 	return nil
 }
@@ -189,6 +205,7 @@ func (r *accrualRows) Add(rec *kgo.Record) error {
 	r.level = append(r.level, a.level)
 	r.fromRepID = append(r.fromRepID, a.fromRepID)
 	r.amount = append(r.amount, a.amount)
+	r.partEventID = append(r.partEventID, a.partEventID)
 	r.kafka.add(rec)
 	return nil
 }
@@ -199,7 +216,7 @@ func (r *accrualRows) Columns() []any {
 	return append([]any{
 		r.accrualID, r.programID, r.programVersion, r.period, r.repID, r.currency,
 		r.delta, r.earned, r.capped, r.eventID, r.inputID,
-		r.kind, r.bandFrom, r.rate, r.spiffID, r.level, r.fromRepID, r.amount,
+		r.kind, r.bandFrom, r.rate, r.spiffID, r.level, r.fromRepID, r.amount, r.partEventID,
 	}, r.kafka.columns()...)
 }
 
@@ -211,11 +228,12 @@ func (r *accrualRows) Reset() {
 	clear(r.level)
 	clear(r.fromRepID)
 	clear(r.amount)
+	clear(r.partEventID)
 	r.accrualID, r.programID, r.programVersion = r.accrualID[:0], r.programID[:0], r.programVersion[:0]
 	r.period, r.repID, r.currency = r.period[:0], r.repID[:0], r.currency[:0]
 	r.delta, r.earned, r.capped = r.delta[:0], r.earned[:0], r.capped[:0]
 	r.eventID, r.inputID = r.eventID[:0], r.inputID[:0]
 	r.kind, r.bandFrom, r.rate, r.spiffID = r.kind[:0], r.bandFrom[:0], r.rate[:0], r.spiffID[:0]
-	r.level, r.fromRepID, r.amount = r.level[:0], r.fromRepID[:0], r.amount[:0]
+	r.level, r.fromRepID, r.amount, r.partEventID = r.level[:0], r.fromRepID[:0], r.amount[:0], r.partEventID[:0]
 	r.kafka.reset()
 }

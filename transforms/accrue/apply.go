@@ -80,8 +80,15 @@ func (e *Engine) ApplyOverride(s Store, o *OverrideCredit) (Output, error) {
 	tx := e.beginOne(s, o.ID, o.EventID)
 	t := tx.period(f, o.Period, o.ManagerID)
 	t.cur.Override = add(t.cur.Override, o.Amount)
-	t.addPart(0, 1, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID,
-		Rate: decimal.NewNullDecimal(o.Rate), Amount: o.Amount})
+	rate := decimal.NewNullDecimal(o.Rate)
+	if len(o.Sources) == 0 {
+		t.addPart(0, 1, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID, Rate: rate, Amount: o.Amount})
+	}
+	for i := range o.Sources {
+		src := &o.Sources[i]
+		t.addPart(0, len(o.Sources), Part{Kind: "override", Level: o.Level, FromRepID: src.FromRepID, EventID: src.EventID,
+			Rate: rate, Amount: src.Amount})
+	}
 	e.commit(tx, &out)
 	return out, nil
 }

@@ -187,6 +187,10 @@ type Part struct {
 	// earned on (override).
 	Level     int
 	FromRepID string
+	// EventID is the source event of an override part when the accrual
+	// sums several (OverrideCredit.Sources); empty when it is the
+	// accrual's own.
+	EventID string
 	// Amount is the exact change, in the program's currency.
 	Amount decimal.Decimal
 }
@@ -224,6 +228,9 @@ func (a *Accrual) AppendJSON(b []byte) []byte {
 		if p.Level > 0 {
 			b = intField(b, "level", int64(p.Level))
 			b = strField(b, "from_rep_id", p.FromRepID)
+		}
+		if p.EventID != "" {
+			b = strField(b, "event_id", p.EventID)
 		}
 		if p.Rate.Valid {
 			b = writtenField(b, "rate", p.Rate.Decimal)

@@ -32,8 +32,24 @@ type OverrideCredit struct {
 	Rate      decimal.Decimal
 	// Amount is Rate × the contribution, exact, in the program's currency.
 	Amount decimal.Decimal
-	// EventID is the source event.
+	// EventID is the source event; of a record that sums several
+	// contributions (Sources), the event of the last.
 	EventID string
+	// Sources are the contributions of a record that stands for several:
+	// the stage sums what a batch's credits earn one manager under one
+	// program version, at one level, in one period, into one record
+	// (SumOverrides). Amount is then their exact total, FromRepID is
+	// empty, and the manager's accrual traces each source. Without
+	// Sources the record is the one contribution of FromRepID.
+	Sources []OverrideSource
+}
+
+// OverrideSource is one contribution summed into an override record.
+type OverrideSource struct {
+	FromRepID string
+	EventID   string
+	// Amount is Rate × the contribution, exact.
+	Amount decimal.Decimal
 }
 
 // AppendJSON appends the record as TopicOverrides carries it:
@@ -52,6 +68,20 @@ func (o *OverrideCredit) AppendJSON(b []byte) []byte {
 	b = writtenField(b, "rate", o.Rate)
 	b = writtenField(b, "amount", o.Amount)
 	b = strField(b, "event_id", o.EventID)
+	if len(o.Sources) > 0 {
+		b = append(field(b, "sources"), '[')
+		for i := range o.Sources {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			src := &o.Sources[i]
+			b = strField(append(b, '{'), "from_rep_id", src.FromRepID)
+			b = strField(b, "event_id", src.EventID)
+			b = writtenField(b, "amount", src.Amount)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 
@@ -69,6 +99,11 @@ type wireOverride struct {
 	Rate           string `json:"rate"`
 	Amount         string `json:"amount"`
 	EventID        string `json:"event_id"`
+	Sources        []struct {
+		FromRepID string `json:"from_rep_id"`
+		EventID   string `json:"event_id"`
+		Amount    string `json:"amount"`
+	} `json:"sources"`
 }
 
 // DecodeOverride reads a record written by AppendJSON. A record in
@@ -221,9 +256,32 @@ func decodeOverrideJSON(b []byte) (*OverrideCredit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("override: amount: %w", err)
 	}
-	return &OverrideCredit{ID: w.ID, ProgramID: w.ProgramID, ProgramVersion: w.ProgramVersion,
+	o := &OverrideCredit{ID: w.ID, ProgramID: w.ProgramID, ProgramVersion: w.ProgramVersion,
 		Period: w.Period, ManagerID: w.ManagerID, Level: w.Level, FromRepID: w.FromRepID,
-		Rate: rate, Amount: amount, EventID: w.EventID}, nil
+		Rate: rate, Amount: amount, EventID: w.EventID}
+	if len(w.Sources) == 0 {
+		return o, nil
+	}
+	if w.FromRepID != "" {
+		return nil, fmt.Errorf("override: from_rep_id %q beside sources: a record of several contributions names each in sources", w.FromRepID)
+	}
+	o.Sources = make([]OverrideSource, len(w.Sources))
+	var total decimal.Decimal
+	for i, src := range w.Sources {
+		a, err := canonical.ParseDecimal(src.Amount)
+		if err != nil {
+			return nil, fmt.Errorf("override: sources[%d].amount: %w", i, err)
+		}
+		if src.FromRepID == "" {
+			return nil, fmt.Errorf("override: sources[%d].from_rep_id is missing", i)
+		}
+		o.Sources[i] = OverrideSource{FromRepID: src.FromRepID, EventID: src.EventID, Amount: a}
+		total = total.Add(a)
+	}
+	if !total.Equal(amount) {
+		return nil, fmt.Errorf("override: amount %s is not the sum of its sources (%s)", w.Amount, total.String())
+	}
+	return o, nil
 }
 
 func overrideID(inputID, programID string, level int) string {

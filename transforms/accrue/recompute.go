@@ -272,6 +272,9 @@ func (p *Processor) handOnShadow(c *pipeline.Context[Entry], r *RunState, ovs []
 // It follows, on each, the override records this partition handed on
 // before, live and shadow alike.
 func (p *Processor) broadcast(c *pipeline.Context[Entry], r *RunState, kind string, partition int32) {
+	// The override records held for the batch's end go first: the marker
+	// must follow them.
+	p.Flush(c, partition)
 	m := r.Marker
 	m.Partition = partition
 	v, _ := json.Marshal(m)

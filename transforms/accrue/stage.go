@@ -105,6 +105,8 @@ type Processor struct {
 	parts  map[int32]*partClock
 	// hint sizes the buffer of the next record's outputs.
 	hint int
+	// held are the outputs the batch holds back to Flush.
+	held *held
 	// shadow is the engine of a recompute run's program, for the run
 	// shadowFor, built from the catalog version shadowBuilt.
 	shadow      *Engine
@@ -115,6 +117,7 @@ type Processor struct {
 var (
 	_ pipeline.Processor[Entry] = (*Processor)(nil)
 	_ pipeline.Ticker[Entry]    = (*Processor)(nil)
+	_ pipeline.Flusher[Entry]   = (*Processor)(nil)
 )
 
 // partClock is what the processor knows of one partition: its event-time
@@ -157,7 +160,7 @@ func NewProcessor(cfg Config) (*Processor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "accrual"), parts: map[int32]*partClock{}, hint: 2048}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "accrual"), parts: map[int32]*partClock{}, hint: 2048, held: newHeld()}
 	p.built = cfg.Version()
 	p.engine = p.build(nil)
 	return p, nil
@@ -306,33 +309,33 @@ func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 	return nil
 }
 
-// emit writes out's records: keys and values share one buffer, cut into
-// records that the runtime owns once emitted.
+// emit writes out's accruals, nudges and awards, and holds its
+// snapshots, payable amounts and override records for the batch's Flush
+// (held). Keys and values share one buffer, cut into records that
+// the runtime owns once emitted.
 func (p *Processor) emit(c *pipeline.Context[Entry], out *Output) {
+	h := p.held
+	for i := range out.Snapshots {
+		h.snapshot(&out.Snapshots[i])
+	}
+	for i := range out.Overrides {
+		h.override(&out.Overrides[i])
+	}
+	if len(out.Accruals)+len(out.Nudges)+len(out.Awards) == 0 {
+		return
+	}
 	b := make([]byte, 0, p.hint)
 	send := func(topic string, k, v int) {
 		c.Emit(topic, b[k:v:v], b[v:len(b):len(b)])
 	}
 	for i := range out.Accruals {
 		a := &out.Accruals[i]
+		h.payable(a)
 		k := len(b)
 		b = append(b, a.RepID...)
 		v := len(b)
 		b = a.AppendJSON(b)
 		send(p.cfg.Accruals, k, v)
-		k = len(b)
-		b = append(b, a.RepID...)
-		v = len(b)
-		b = AppendPayable(b, a)
-		send(p.cfg.Payable, k, v)
-	}
-	for i := range out.Snapshots {
-		s := &out.Snapshots[i]
-		k := len(b)
-		b = append(b, s.RepID...)
-		v := len(b)
-		b = s.AppendJSON(b)
-		send(p.cfg.Attainment, k, v)
 	}
 	for i := range out.Nudges {
 		n := &out.Nudges[i]
@@ -350,21 +353,15 @@ func (p *Processor) emit(c *pipeline.Context[Entry], out *Output) {
 		b = a.AppendJSON(b)
 		send(p.cfg.Awards, k, v)
 	}
-	for i := range out.Overrides {
-		o := &out.Overrides[i]
-		k := len(b)
-		b = append(b, o.ManagerID...)
-		v := len(b)
-		b = o.AppendJSON(b)
-		send(p.cfg.Overrides, k, v)
-	}
 	p.hint = min(max(512, len(b)+len(b)/4), 64<<10)
 }
 
 // AppendPayable appends the payouts.payable record of an accrual: the
 // change of what the rep is owed under one program in one period, in the
-// program's currency, negative for a clawback. The accrual's id is the
-// idempotency key: a payout service that has seen it has seen this amount.
+// program's currency, negative for a clawback. The stage writes one per
+// statement a batch changed, a.Delta being the sum of the batch's deltas
+// and the rest the last accrual's: its id is the idempotency key (a payout
+// service that has seen it has seen this amount), and event_id its event.
 //
 //	{"idempotency_key":"erp:SO-1:sale/R-17#ae/2026-11/R-17","program_id":"ae","program_version":3,
 //	 "period":"2026-11","rep_id":"R-17","currency":"USD","amount":"25.00","event_id":"erp:SO-1:sale"}

@@ -21,6 +21,9 @@ type Metrics struct {
 	swept              prometheus.Counter
 	runs               *prometheus.CounterVec
 	adjustments        prometheus.Counter
+	flushSnaps         prometheus.Counter
+	flushPays          prometheus.Counter
+	flushOverrides     prometheus.Counter
 	versions           atomic.Int64
 	periods, sales     atomic.Int64
 }
@@ -63,6 +66,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "accrue", Subsystem: "accrual", Name: "recompute_adjustments_total",
 		Help: "Adjustment deltas emitted when a recompute run swapped its figures in.",
 	})
+	flushed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "flushed_total",
+		Help: "Records written once per batch and partition, each standing for one or more of the batch's outputs, by kind: snapshot (the latest of a statement), payable (the sum of a statement's deltas), override (the sum of the contributions to one manager, program version, period and level).",
+	}, []string{"kind"})
+	m.flushSnaps = flushed.WithLabelValues("snapshot")
+	m.flushPays = flushed.WithLabelValues("payable")
+	m.flushOverrides = flushed.WithLabelValues("override")
 	entries := func(kind string, v *atomic.Int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "accrue", Subsystem: "accrual", Name: "state_entries",
@@ -70,7 +80,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			ConstLabels: prometheus.Labels{"kind": kind},
 		}, func() float64 { return float64(v.Load()) })
 	}
-	reg.MustRegister(inputs, m.deltas, m.expired, m.builds, m.refused, m.swept, m.runs, m.adjustments,
+	reg.MustRegister(inputs, flushed, m.deltas, m.expired, m.builds, m.refused, m.swept, m.runs, m.adjustments,
 		entries("period", &m.periods), entries("sale", &m.sales),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "accrue", Subsystem: "accrual", Name: "engine_versions",
@@ -94,6 +104,15 @@ func (m *Metrics) applied(override bool, out *Output) {
 	if n := len(out.Expired); n > 0 {
 		m.expired.Add(float64(n))
 	}
+}
+
+func (m *Metrics) flushed(snaps, pays, overrides int) {
+	if m == nil {
+		return
+	}
+	m.flushSnaps.Add(float64(snaps))
+	m.flushPays.Add(float64(pays))
+	m.flushOverrides.Add(float64(overrides))
 }
 
 func (m *Metrics) built(refused, versions int) {

@@ -171,14 +171,16 @@ func expect(t *testing.T, progs []*program.Program, tables *reference.Tables, cr
 
 // streamed is what the stage's output topics hold, read_committed.
 type streamed struct {
-	earned    map[string]decimal.Decimal // accrual deltas summed by program/period/rep
-	payable   map[string]decimal.Decimal
-	latest    map[string]string // statement of the highest snapshot version
-	nudges    []string
-	awards    []string
-	rejects   map[string]int
-	overrides int
-	problems  []string
+	earned  map[string]decimal.Decimal // accrual deltas summed by program/period/rep
+	payable map[string]decimal.Decimal
+	latest  map[string]string // statement of the highest snapshot version
+	nudges  []string
+	awards  []string
+	rejects map[string]int
+	// overrides counts the contributions the override records carry
+	// (summed within batches), in overrideRecords records.
+	overrides, overrideRecords int
+	problems                   []string
 }
 
 func readStreamed(t testing.TB, tp *stageTopics) *streamed {
@@ -244,7 +246,18 @@ func readStreamed(t testing.TB, tp *stageTopics) *streamed {
 			}
 		}
 	}
-	s.overrides = len(pt.ReadAll(t, tp.brokers, tp.overrides))
+	for _, r := range pt.ReadAll(t, tp.brokers, tp.overrides) {
+		if header(r, HeaderKind) != "" {
+			continue // a recompute run's marker
+		}
+		o, err := DecodeOverride(r.Value)
+		if err != nil {
+			s.problems = append(s.problems, fmt.Sprintf("override record %s: %v", r.Value, err))
+			continue
+		}
+		s.overrideRecords++
+		s.overrides += max(1, len(o.Sources))
+	}
 	return s
 }
 
@@ -314,7 +327,10 @@ func (s *streamed) compare(t *testing.T, x *expected) {
 		t.Errorf("dead letters %v, want %v", s.rejects, x.rejects)
 	}
 	if x.overrides >= 0 && s.overrides != x.overrides {
-		t.Errorf("%d override records, want %d", s.overrides, x.overrides)
+		t.Errorf("%d override contributions in %d records, want %d", s.overrides, s.overrideRecords, x.overrides)
+	}
+	if x.overrides > 0 && s.overrideRecords >= x.overrides {
+		t.Errorf("%d override records for %d contributions: a batch's were not summed", s.overrideRecords, x.overrides)
 	}
 }
 
