@@ -43,6 +43,7 @@ func TestOverrideJSON(t *testing.T) {
 
 func FuzzDecodeOverride(f *testing.F) {
 	f.Add([]byte(`{"override_id":"a","program_id":"ae","program_version":1,"period":"2026-11","manager_id":"M-1","level":1,"from_rep_id":"R-1","rate":"0.01","amount":"10","event_id":"e"}`))
+	f.Add([]byte(`{"override_id":"a","program_id":"ae","program_version":1,"period":"2026-11","manager_id":"M-1","level":1,"from_rep_id":"","rate":"0.01","amount":"10","event_id":"e","sources":[{"from_rep_id":"R-1","event_id":"d","amount":"4"},{"from_rep_id":"R-2","event_id":"e","amount":"6"}]}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := DecodeOverride(b)
@@ -281,7 +282,14 @@ func overrideSeeds() []string {
 	o := OverrideCredit{ID: "erp:S1:sale/R-1/override/ae/1", ProgramID: "ae", ProgramVersion: 3, Period: "2026-11",
 		ManagerID: "M-1", Level: 1, FromRepID: "R-1", Rate: d("0.010"), Amount: d("-12.345678901234567890"), EventID: "erp:S1:sale"}
 	first := string(o.AppendJSON(nil))
-	return []string{first,
+	summed := SumOverrides([]OverrideCredit{o, {ID: "b", ProgramID: "ae", ProgramVersion: 3, Period: "2026-11",
+		ManagerID: "M-1", Level: 1, FromRepID: "R-2", Rate: d("0.010"), Amount: d("2.5"), EventID: "erp:S2:sale"}})
+	sums := string(summed[0].AppendJSON(nil))
+	return []string{first, sums,
+		strings.Replace(sums, `"amount":"2.5"`, `"amount":"2.50"`, 1),
+		strings.Replace(sums, `"from_rep_id":"",`, `"from_rep_id":"R-1",`, 1),
+		strings.Replace(sums, `"sources":[`, `"sources":[],"x":[`, 1),
+		strings.Replace(sums, `},{`, `} , {`, 1),
 		strings.Replace(first, `"level":1`, `"level":-0`, 1),
 		strings.Replace(first, `"level":1`, `"level":01`, 1),
 		strings.Replace(first, `"level":1`, `"level":1.0`, 1),

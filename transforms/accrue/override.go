@@ -119,7 +119,8 @@ func DecodeOverride(b []byte) (*OverrideCredit, error) {
 // decodeOverrideFast reads
 //
 //	{"override_id":"…","program_id":"…","program_version":N,"period":"…","manager_id":"…",
-//	 "level":N,"from_rep_id":"…","rate":"…","amount":"…","event_id":"…"}
+//	 "level":N,"from_rep_id":"…","rate":"…","amount":"…","event_id":"…"
+//	 [,"sources":[{"from_rep_id":"…","event_id":"…","amount":"…"},…]]}
 //
 // with plain strings (no quote, backslash or control character, valid
 // UTF-8) and integers of up to 18 digits. It reports false for anything
@@ -147,6 +148,32 @@ func decodeOverrideFast(b []byte) (*OverrideCredit, bool) {
 	amount := r.str()
 	r.lit(`,"event_id":`)
 	eventID := r.str()
+	var sources []OverrideSource
+	if r.peek(`,"sources":[`) {
+		r.lit(`,"sources":[`)
+		sources = make([]OverrideSource, 0, 16)
+		for r.ok {
+			if len(sources) > 0 {
+				r.lit(`,`)
+			}
+			r.lit(`{"from_rep_id":`)
+			src := OverrideSource{FromRepID: r.str()}
+			r.lit(`,"event_id":`)
+			src.EventID = r.str()
+			r.lit(`,"amount":`)
+			a, err := canonical.ParseDecimal(r.str())
+			r.lit(`}`)
+			if err != nil || src.FromRepID == "" {
+				return nil, false
+			}
+			src.Amount = a
+			sources = append(sources, src)
+			if r.peek(`]`) {
+				break
+			}
+		}
+		r.lit(`]`)
+	}
 	r.lit(`}`)
 	if !r.ok || r.at != len(b) || id == "" || programID == "" || manager == "" || period == "" {
 		return nil, false
@@ -159,8 +186,17 @@ func decodeOverrideFast(b []byte) (*OverrideCredit, bool) {
 	if err != nil {
 		return nil, false
 	}
+	if sources != nil {
+		total := sources[0].Amount
+		for _, src := range sources[1:] {
+			total = add(total, src.Amount)
+		}
+		if from != "" || cmp(total, ad) != 0 {
+			return nil, false // decodeOverrideJSON says why
+		}
+	}
 	return &OverrideCredit{ID: id, ProgramID: programID, ProgramVersion: version, Period: period,
-		ManagerID: manager, Level: level, FromRepID: from, Rate: rd, Amount: ad, EventID: eventID}, true
+		ManagerID: manager, Level: level, FromRepID: from, Rate: rd, Amount: ad, EventID: eventID, Sources: sources}, true
 }
 
 // fixedReader reads bytes of a known layout; ok turns false at the first
@@ -178,6 +214,11 @@ func (r *fixedReader) lit(s string) {
 		return
 	}
 	r.at += len(s)
+}
+
+// peek reports whether s comes next.
+func (r *fixedReader) peek(s string) bool {
+	return r.ok && len(r.b)-r.at >= len(s) && string(r.b[r.at:r.at+len(s)]) == s
 }
 
 // str reads a plain JSON string.

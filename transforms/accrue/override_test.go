@@ -90,6 +90,13 @@ func TestDecodeOverrideChecksItsSources(t *testing.T) {
 	if js != want {
 		t.Fatalf("got  %s\nwant %s", js, want)
 	}
+	// The stage's reader takes the record by position; it must read what
+	// encoding/json reads.
+	fast, ok := decodeOverrideFast([]byte(js))
+	slow, err := decodeOverrideJSON([]byte(js))
+	if !ok || err != nil || string(fast.AppendJSON(nil)) != js || string(slow.AppendJSON(nil)) != js || len(fast.Sources) != 2 {
+		t.Fatalf("fast %v (%v), json %v (%v)", fast, ok, slow, err)
+	}
 	for _, c := range []struct{ from, to, err string }{
 		{`"amount":"0.75"`, `"amount":"0.76"`, "not the sum of its sources"},
 		{`"from_rep_id":"",`, `"from_rep_id":"R-9",`, "beside sources"},
