@@ -46,6 +46,14 @@ type Config struct {
 	// MaxPollRecords bounds the records of one batch, and so of one
 	// transaction; default 10000.
 	MaxPollRecords int
+	// Parallelism is how many partitions of a batch are processed at
+	// once, each on its own goroutine, its records in order; default 1.
+	// Above 1 the Processor must be safe for concurrent calls on
+	// different partitions (Process, and Flush after every partition's
+	// records are done, are still called one partition at a time per
+	// goroutine). Records of different partitions never share a key, so
+	// the outputs of a key keep their order.
+	Parallelism int
 	// TransactionTimeout is how long the broker lets a transaction stay
 	// open before aborting it; it bounds how long a crashed instance's
 	// partitions stay blocked. Default 20s.
@@ -102,6 +110,9 @@ func (c *Config) withDefaults() error {
 	}
 	if c.MaxPollRecords <= 0 {
 		c.MaxPollRecords = 10000
+	}
+	if c.Parallelism <= 0 {
+		c.Parallelism = 1
 	}
 	if c.TransactionTimeout <= 0 {
 		c.TransactionTimeout = 20 * time.Second
@@ -403,27 +414,25 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 	records := 0
 	touched := make([]int32, 0, 8)
 
+	var parts []kgo.FetchTopicPartition
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
 			return
 		}
 		touched = appendUnique(touched, fp.Partition)
-		c.part = s.parts[fp.Partition]
-		for _, rec := range fp.Records {
-			if err := s.process(c, rec); err != nil {
-				reason, _ := reasonOf(err)
-				if c.rejects == nil {
-					c.rejects = make(map[string]int)
-				}
-				c.rejects[reason]++
-				c.EmitRecord(deadLetter(s.cfg.DeadLetter, s.cfg.Name, rec, err, s.nowFunc()))
-			}
-		}
+		parts = append(parts, fp)
 		in[fp.Topic] += len(fp.Records)
 		records += len(fp.Records)
 		last := fp.Records[len(fp.Records)-1]
 		s.met.setLag(fp.Topic, fp.Partition, fp.HighWatermark-last.Offset-1)
 	})
+	if s.cfg.Parallelism > 1 && len(touched) > 1 {
+		s.processParallel(c, parts, touched)
+	} else {
+		for _, fp := range parts {
+			s.processRecords(c, fp)
+		}
+	}
 	touched, ticked, endErr := s.tickInBatch(c, touched)
 	if endErr == nil {
 		endErr = s.flushAll(c, touched)
@@ -468,6 +477,63 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 		return fmt.Errorf("stage %s: end transaction: %w", s.cfg.Name, err)
 	}
 	return endErr
+}
+
+// processRecords processes the records of fp in order, sending those the
+// processor refuses to the dead-letter topic.
+func (s *Stage[S]) processRecords(c *Context[S], fp kgo.FetchTopicPartition) {
+	c.part = s.parts[fp.Partition]
+	for _, rec := range fp.Records {
+		if err := s.process(c, rec); err != nil {
+			reason, _ := reasonOf(err)
+			if c.rejects == nil {
+				c.rejects = make(map[string]int)
+			}
+			c.rejects[reason]++
+			c.EmitRecord(deadLetter(s.cfg.DeadLetter, s.cfg.Name, rec, err, s.nowFunc()))
+		}
+	}
+}
+
+// processParallel processes the batch's partitions on up to Parallelism
+// goroutines, each partition (of every input topic, in fetch order) on
+// one, with a Context of its own; their counts are added to c's.
+func (s *Stage[S]) processParallel(c *Context[S], parts []kgo.FetchTopicPartition, touched []int32) {
+	work := make(chan int32, len(touched))
+	for _, p := range touched {
+		work <- p
+	}
+	close(work)
+	n := min(s.cfg.Parallelism, len(touched))
+	ctxs := make([]Context[S], n)
+	var wg sync.WaitGroup
+	for i := range ctxs {
+		w := &ctxs[i]
+		w.stage, w.emitted = s, make(map[string]int)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				for _, fp := range parts {
+					if fp.Partition == p {
+						s.processRecords(w, fp)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range ctxs {
+		for t, k := range ctxs[i].emitted {
+			c.emitted[t] += k
+		}
+		for r, k := range ctxs[i].rejects {
+			if c.rejects == nil {
+				c.rejects = make(map[string]int)
+			}
+			c.rejects[r] += k
+		}
+	}
 }
 
 // process calls the processor, turning a panic into an error so that one

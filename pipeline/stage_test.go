@@ -107,6 +107,14 @@ func checkChangelog(t *testing.T, brokers []string, want map[string]int64) {
 }
 
 func TestStageCountsExactlyOnceAndDeadLetters(t *testing.T) {
+	// Parallelism 3: the three partitions of each batch on goroutines of
+	// their own (go test -race checks they share nothing unguarded).
+	for _, par := range []int{1, 3} {
+		t.Run("parallelism="+strconv.Itoa(par), func(t *testing.T) { countsExactlyOnce(t, par) })
+	}
+}
+
+func countsExactlyOnce(t *testing.T, parallelism int) {
 	_, brokers := pt.Fake(t)
 	setup(t, brokers, 3)
 	want := pt.ProduceKeyed(t, brokers, in, 0, 3000, 37)
@@ -115,7 +123,24 @@ func TestStageCountsExactlyOnceAndDeadLetters(t *testing.T) {
 	pt.ProduceRaw(t, brokers, in, nil, []byte("no key 2"))
 
 	reg := prometheus.NewRegistry()
-	s := newCounter(t, brokers, "a", reg)
+	count := &counter.Processor{Output: out}
+	var inFlight, most atomic.Int32
+	s, err := pipeline.NewStage[int64](pipeline.Config{
+		Name: "count", Brokers: brokers, Inputs: []string{in}, InstanceID: "a", Parallelism: parallelism,
+		MaxPollRecords: 500, SessionTimeout: 2 * time.Second, TransactionTimeout: 5 * time.Second,
+		Metrics: pipeline.NewMetrics(reg),
+	}, pipeline.Int64Codec{}, pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		if n > most.Load() {
+			most.Store(n)
+		}
+		time.Sleep(10 * time.Microsecond) // let the others run
+		return count.Process(c, r)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	stop := running(t, s)
 	recs := waitOutput(t, brokers, 3000)
 	pt.WaitFor(t, 30*time.Second, "dead letters", func() bool { return len(pt.ReadAll(t, brokers, dlq)) == 2 })
@@ -144,6 +169,9 @@ func TestStageCountsExactlyOnceAndDeadLetters(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.Config().Metrics.RecordsIn("count", in)); got != 3002 {
 		t.Errorf("records in metric = %v, want 3002", got)
+	}
+	if got := int(most.Load()); (parallelism == 1) != (got == 1) {
+		t.Errorf("at most %d records processed at once with parallelism %d", got, parallelism)
 	}
 }
 
