@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ func newAccrueStageCmd(g *globals) *cobra.Command {
 	var input, overrides, recompute, accruals, attainment, nudges, awards, payable, deadLetter string
 	var name, programsTopic, refPrefix string
 	var retention, sweep, tick time.Duration
+	var parallelism int
 	cmd := &cobra.Command{
 		Use:   "accrue",
 		Short: "Compute accruals under the published programs: accruals, attainment, nudges, awards, payouts.payable",
@@ -70,7 +72,7 @@ admin server stops.`,
 				return usageError{err}
 			}
 			cfg := f.config(g, name, []string{input, overrides, recompute}, reg)
-			cfg.DeadLetter, cfg.TickInterval = deadLetter, tick
+			cfg.DeadLetter, cfg.TickInterval, cfg.Parallelism = deadLetter, tick, parallelism
 
 			ctx := cmd.Context()
 			followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
@@ -136,11 +138,7 @@ admin server stops.`,
 	}
 	f.register(cmd)
 	fl := cmd.Flags()
-	// Each credit makes many records (accruals, payable, snapshots,
-	// overrides, changelog): smaller batches keep a transaction well
-	// inside its timeout.
-	f.maxPollRecords = 2000
-	fl.Lookup("max-poll-records").DefValue = "2000"
+	fl.IntVar(&parallelism, "parallelism", runtime.GOMAXPROCS(0), "partitions of a batch processed at once, each on a goroutine of its own (default: the processors Go may use)")
 	fl.StringVar(&input, "input", accrue.TopicCredits, "topic of credits, keyed by rep_id")
 	fl.StringVar(&overrides, "overrides", accrue.TopicOverrides, "the stage's topic of override records, keyed by manager (input and output)")
 	fl.StringVar(&recompute, "recompute", accrue.TopicRecompute, "topic of recompute runs, written by 'accrue recompute' (input)")

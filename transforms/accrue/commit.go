@@ -22,8 +22,13 @@ func (e *Engine) commit(t *tx, out *Output) {
 	for _, w := range t.touched {
 		var fg figures
 		fg, bands = e.figures(w.f, w.cur, bands)
-		st := e.statement(w.f, w.cur, &fg)
-		if cmp(st.Earned, w.cur.Earned) != 0 {
+		var snap Snapshot
+		if e.deferStatements {
+			snap.lazy = &lazyStatement{e: e, f: w.f, ps: w.cur, fg: fg}
+		} else {
+			snap.Statement = e.statement(w.f, w.cur, &fg)
+		}
+		if cmp(fg.earned, w.cur.Earned) != 0 {
 			switch {
 			case out.Accruals != nil:
 			case t.one != nil && len(t.touched) == 1:
@@ -34,18 +39,19 @@ func (e *Engine) commit(t *tx, out *Output) {
 			out.Accruals = append(out.Accruals, Accrual{
 				ID:        t.inputID + "#" + w.f.id + "/" + w.cur.Period + "/" + w.cur.RepID,
 				ProgramID: w.f.id, ProgramVersion: fg.v.Version, Period: w.cur.Period, RepID: w.cur.RepID,
-				Currency: w.f.currency, Delta: sub(st.Earned, w.cur.Earned), Earned: st.Earned,
+				Currency: w.f.currency, Delta: sub(fg.earned, w.cur.Earned), Earned: fg.earned,
 				Capped: fg.capped, EventID: t.eventID, InputID: t.inputID,
 				Trace: commissionTrace(&fg, bands, w), MinorUnits: w.f.minor,
 			})
-			w.cur.Earned = st.Earned
+			w.cur.Earned = fg.earned
 		}
 		w.cur.Version++
-		out.Snapshots = append(out.Snapshots, Snapshot{Statement: st, Version: w.cur.Version, EventID: t.eventID})
+		snap.Version, snap.EventID = w.cur.Version, t.eventID
+		out.Snapshots = append(out.Snapshots, snap)
 		if cmp(w.cur.Measure, w.old) != 0 {
 			e.nudges(w, &fg, t.eventID, out)
 		}
-		e.badges(w, &fg, st.Earned, t.eventID, out)
+		e.badges(w, &fg, fg.earned, t.eventID, out)
 		t.s.Put(w.key, State{Period: w.cur})
 	}
 	if t.sale != nil {

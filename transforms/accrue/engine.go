@@ -62,6 +62,10 @@ type Engine struct {
 	byID     map[string]*family
 	// fields are the maps expressions see of reference rows.
 	fields rowFields
+	// deferStatements leaves each snapshot's statement to be computed
+	// when it is written (Snapshot.resolve): the stage writes only the
+	// last of a batch.
+	deferStatements bool
 }
 
 // family is the versions of one program id.

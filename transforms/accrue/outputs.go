@@ -113,6 +113,27 @@ type Snapshot struct {
 	Version int64
 	// EventID is the source event of the input that produced it.
 	EventID string
+	// lazy, when set, is what Statement is to be computed of: an engine
+	// that defers statements (the stage's, which writes only the last
+	// snapshot of a batch) leaves it to resolve.
+	lazy *lazyStatement
+}
+
+// lazyStatement is a statement not yet computed: the period's state as
+// the input left it (never changed afterwards: the engine changes copies)
+// and its figures.
+type lazyStatement struct {
+	e  *Engine
+	f  *family
+	ps *PeriodState
+	fg figures
+}
+
+// resolve computes the statement of a deferred snapshot.
+func (s *Snapshot) resolve() {
+	if l := s.lazy; l != nil {
+		s.Statement, s.lazy = l.e.statement(l.f, l.ps, &l.fg), nil
+	}
 }
 
 // ID is the snapshot's deterministic id: program, period, rep, version.

@@ -257,6 +257,9 @@ func dumpValue(b *strings.Builder, v reflect.Value) {
 	case reflect.Struct:
 		b.WriteByte('{')
 		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				continue // the engine's own, not a figure
+			}
 			if i > 0 {
 				b.WriteByte(' ')
 			}

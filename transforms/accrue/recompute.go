@@ -118,7 +118,10 @@ func putRun(c *pipeline.Context[Entry], r *RunState) {
 
 // shadowEngine is the engine of the run's program alone.
 func (p *Processor) shadowEngine(r *RunState) *Engine {
-	if p.shadow != nil && p.shadowFor == r.Run && p.shadowBuilt == p.built {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	built := p.built.Load()
+	if p.shadow != nil && p.shadowFor == r.Run && p.shadowBuilt == built {
 		return p.shadow
 	}
 	var vs []*program.Program
@@ -129,7 +132,7 @@ func (p *Processor) shadowEngine(r *RunState) *Engine {
 	if err != nil {
 		e, _ = New(nil, p.cfg.Tables)
 	}
-	p.shadow, p.shadowFor, p.shadowBuilt = e, r.Run, p.built
+	p.shadow, p.shadowFor, p.shadowBuilt = e, r.Run, built
 	return e
 }
 
@@ -150,7 +153,7 @@ func (p *Processor) recompute(c *pipeline.Context[Entry], rec *kgo.Record) error
 		case r != nil:
 			return pipeline.Rejectf(ReasonRecomputeBusy, "run", "run %s is in progress on this partition", r.Run)
 		}
-		f := p.engine.byID[m.ProgramID]
+		f := p.Engine().byID[m.ProgramID]
 		if f == nil {
 			return pipeline.Rejectf(ReasonUnknownProgram, "program_id", "program %q is not loaded", m.ProgramID)
 		}
@@ -391,7 +394,7 @@ func (p *Processor) dropShadow(c *pipeline.Context[Entry]) {
 // parked inputs are applied on top.
 func (p *Processor) swap(c *pipeline.Context[Entry], r *RunState, partition int32) {
 	live, shadow := engineStore{c, ""}, engineStore{c, shadowPrefix}
-	if p.engine.byID[r.ProgramID] == nil {
+	if p.Engine().byID[r.ProgramID] == nil {
 		p.log.Error("recompute: the program was withdrawn during the run; cancelled", "run", r.Run)
 		p.cancel(c, r, partition, false)
 		return
@@ -448,7 +451,7 @@ func (p *Processor) swap(c *pipeline.Context[Entry], r *RunState, partition int3
 			// What fired stays fired: the rep was told.
 			np.Crossed, np.Near, np.Badges = slices.Clone(old.Crossed), slices.Clone(old.Near), slices.Clone(old.Badges)
 		}
-		st, _ := p.engine.Statement(np)
+		st, _ := p.Engine().Statement(np)
 		np.Earned = st.Earned
 		if d := st.Earned.Sub(was); !d.IsZero() {
 			out.Accruals = append(out.Accruals, Accrual{ID: input + "#" + np.ProgramID + "/" + np.Period + "/" + np.RepID,

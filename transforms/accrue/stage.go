@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -97,14 +99,20 @@ type Config struct {
 // The stage's ticks (pipeline.Ticker) sweep each partition's state every
 // SweepInterval (Engine.Sweep, up to the partition's event-time watermark
 // less Retention).
+//
+// The processor is safe for concurrent calls on different partitions
+// (pipeline.Config.Parallelism): the engine is shared and read-only, and
+// the little the processor keeps itself is guarded by mu.
 type Processor struct {
 	cfg    Config
 	log    *slog.Logger
-	engine *Engine
-	built  uint64
-	parts  map[int32]*partClock
+	engine atomic.Pointer[Engine]
+	built  atomic.Uint64
 	// hint sizes the buffer of the next record's outputs.
-	hint int
+	hint atomic.Int64
+	// mu guards what follows, and the engine's rebuilding.
+	mu    sync.Mutex
+	parts map[int32]*partClock
 	// held are the outputs the batch holds back to Flush.
 	held *held
 	// shadow is the engine of a recompute run's program, for the run
@@ -160,21 +168,28 @@ func NewProcessor(cfg Config) (*Processor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "accrual"), parts: map[int32]*partClock{}, hint: 2048, held: newHeld()}
-	p.built = cfg.Version()
-	p.engine = p.build(nil)
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "accrual"), parts: map[int32]*partClock{}, held: newHeld()}
+	p.hint.Store(2048)
+	p.built.Store(cfg.Version())
+	p.engine.Store(p.build(nil))
 	return p, nil
 }
 
 // Engine is the engine the processor applies records with now.
-func (p *Processor) Engine() *Engine { return p.engine }
+func (p *Processor) Engine() *Engine { return p.engine.Load() }
 
-// refresh builds the engine again when the catalog changed.
-func (p *Processor) refresh() {
-	if v := p.cfg.Version(); v != p.built {
-		p.built = v
-		p.engine = p.build(p.engine)
+// refresh builds the engine again when the catalog changed, and returns
+// the engine to apply the next record with.
+func (p *Processor) refresh() *Engine {
+	if p.cfg.Version() != p.built.Load() {
+		p.mu.Lock()
+		if v := p.cfg.Version(); v != p.built.Load() {
+			p.engine.Store(p.build(p.engine.Load()))
+			p.built.Store(v)
+		}
+		p.mu.Unlock()
 	}
+	return p.engine.Load()
 }
 
 // build makes an engine of the catalog's programs, leaving out the
@@ -193,6 +208,7 @@ func (p *Processor) build(old *Engine) *Engine {
 		p.log.Error("no engine could be built of the programs; computing none", "err", err)
 		e, _ = New(nil, p.cfg.Tables)
 	}
+	e.deferStatements = true // the batch's last snapshot is written, at Flush
 	p.cfg.Metrics.built(len(refused), len(progs)-len(refused))
 	if old != nil {
 		p.log.Info("programs changed: engine built again", "programs", e.Programs(), "versions_left_out", len(refused))
@@ -273,7 +289,7 @@ func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 		if string(rec.Key) != o.ManagerID {
 			return pipeline.Rejectf(ReasonInvalidInput, "manager_id", "the record is keyed %q, not by its manager %q", rec.Key, o.ManagerID)
 		}
-		out, err = p.engine.ApplyOverride(live, o)
+		out, err = p.Engine().ApplyOverride(live, o)
 	} else {
 		cr, derr := DecodeCredit(rec.Value)
 		if derr != nil {
@@ -293,7 +309,7 @@ func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 		if t := cr.Event.EventTime; t.After(pc.watermark) {
 			pc.watermark = t
 		}
-		out, err = p.engine.ApplyCredit(live, cr)
+		out, err = p.Engine().ApplyCredit(live, cr)
 		if err == nil {
 			// Where a recompute run would start: this credit is in the
 			// live figures.
@@ -315,22 +331,26 @@ func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 // the runtime owns once emitted.
 func (p *Processor) emit(c *pipeline.Context[Entry], out *Output) {
 	h := p.held
+	p.mu.Lock()
 	for i := range out.Snapshots {
 		h.snapshot(&out.Snapshots[i])
 	}
 	for i := range out.Overrides {
 		h.override(&out.Overrides[i])
 	}
+	for i := range out.Accruals {
+		h.payable(&out.Accruals[i])
+	}
+	p.mu.Unlock()
 	if len(out.Accruals)+len(out.Nudges)+len(out.Awards) == 0 {
 		return
 	}
-	b := make([]byte, 0, p.hint)
+	b := make([]byte, 0, p.hint.Load())
 	send := func(topic string, k, v int) {
 		c.Emit(topic, b[k:v:v], b[v:len(b):len(b)])
 	}
 	for i := range out.Accruals {
 		a := &out.Accruals[i]
-		h.payable(a)
 		k := len(b)
 		b = append(b, a.RepID...)
 		v := len(b)
@@ -353,7 +373,7 @@ func (p *Processor) emit(c *pipeline.Context[Entry], out *Output) {
 		b = a.AppendJSON(b)
 		send(p.cfg.Awards, k, v)
 	}
-	p.hint = min(max(512, len(b)+len(b)/4), 64<<10)
+	p.hint.Store(int64(min(max(512, len(b)+len(b)/4), 64<<10)))
 }
 
 // AppendPayable appends the payouts.payable record of an accrual: the
@@ -390,7 +410,7 @@ func (p *Processor) Tick(c *pipeline.Context[Entry], partition int32, now time.T
 	cs := &countingStore{ScanStore: engineStore{c: c}}
 	removed := 0
 	if !pc.watermark.IsZero() {
-		removed = p.engine.Sweep(cs, pc.watermark, p.cfg.Retention)
+		removed = p.Engine().Sweep(cs, pc.watermark, p.cfg.Retention)
 	} else {
 		cs.Scan(func(string, State) bool { return true })
 	}
@@ -400,6 +420,8 @@ func (p *Processor) Tick(c *pipeline.Context[Entry], partition int32, now time.T
 
 // clock returns partition's clock; now, when not zero, marks it seen.
 func (p *Processor) clock(partition int32, now time.Time) *partClock {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	pc := p.parts[partition]
 	if pc == nil {
 		pc = &partClock{}
@@ -417,6 +439,8 @@ func (p *Processor) clock(partition int32, now time.Time) *partClock {
 // TickInterval), and their state must not count here.
 func (p *Processor) prune(now time.Time) {
 	horizon := max(30*time.Second, 10*p.cfg.TickInterval)
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for part, pc := range p.parts {
 		if now.Sub(pc.seen) > horizon {
 			p.cfg.Metrics.state(-pc.periods, -pc.sales, 0)

@@ -58,6 +58,9 @@ func (h *held) reset() {
 
 func (h *held) snapshot(s *Snapshot) {
 	k := statementKey{s.ProgramID, s.Period, s.RepID}
+	if l := s.lazy; l != nil {
+		k = statementKey{l.ps.ProgramID, l.ps.Period, l.ps.RepID}
+	}
 	if i, ok := h.snapAt[k]; ok {
 		h.snaps[i] = *s
 		return
@@ -117,6 +120,8 @@ func SumOverrides(ovs []OverrideCredit) []OverrideCredit {
 // Flush implements pipeline.Flusher: it writes what the batch held back
 // (held), at the first partition's Flush.
 func (p *Processor) Flush(c *pipeline.Context[Entry], _ int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	h := p.held
 	if h.empty() {
 		return
@@ -135,6 +140,7 @@ func (p *Processor) Flush(c *pipeline.Context[Entry], _ int32) {
 	}
 	for i := range h.snaps {
 		s := &h.snaps[i]
+		s.resolve()
 		k := len(b)
 		b = append(b, s.RepID...)
 		v := len(b)

@@ -59,7 +59,7 @@ func (tp *stageTopics) run(t testing.TB, instance string, proc *Processor, met *
 	t.Helper()
 	st, err := pipeline.NewStage[Entry](pipeline.Config{
 		Name: tp.name, Brokers: tp.brokers, Inputs: []string{tp.credited, tp.overrides, tp.recompute}, InstanceID: instance,
-		DeadLetter: tp.rejected, MaxPollRecords: 300, SessionTimeout: 2 * time.Second, TransactionTimeout: 5 * time.Second,
+		DeadLetter: tp.rejected, MaxPollRecords: 300, Parallelism: 3, SessionTimeout: 2 * time.Second, TransactionTimeout: 5 * time.Second,
 		TickInterval: 100 * time.Millisecond, Metrics: met, Logger: slog.New(slog.DiscardHandler),
 	}, EntryCodec{}, proc)
 	if err != nil {
