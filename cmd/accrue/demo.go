@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -253,7 +254,8 @@ func runDemo(ctx context.Context, w io.Writer, f *demoFlags) error {
 	}
 	accrueSt, err := pipeline.NewStage[accrue.Entry](pipeline.Config{
 		Name: demoAccrue, Brokers: brokers, Inputs: []string{demoCredited, accrue.TopicOverrides, accrue.TopicRecompute},
-		InstanceID: "demo", Metrics: met, DeadLetter: demoAccrueRejected, TickInterval: demoTick, MaxPollRecords: 2000,
+		InstanceID: "demo", Metrics: met, DeadLetter: demoAccrueRejected, TickInterval: demoTick,
+		Parallelism: runtime.GOMAXPROCS(0),
 	}, accrue.EntryCodec{}, accrueProc)
 	if err != nil {
 		return err
