@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -121,6 +122,9 @@ The debtor comes from flags or the environment: --debtor-name
 			if err != nil {
 				return err
 			}
+			if res.Matched == 0 {
+				return usageError{fmt.Errorf("no record of period %q among the %d of %s%s", period, res.Records, topic, periodsSeen(res.Periods))}
+			}
 			lines := res.Totals.Lines()
 			sum := payoutsExportSummary{Period: period, Topic: topic, Format: format, File: out, Records: res.Records,
 				OfPeriod: res.Matched, Lines: len(lines), Totals: payoutfile.ByCurrency(lines), Generated: time.Now().UTC()}
@@ -140,7 +144,7 @@ The debtor comes from flags or the environment: --debtor-name
 				}
 				sum.MessageID, sum.Paid, sum.ControlSum = pr.MessageID, pr.Paid, pr.ControlSum.String()
 				for _, s := range pr.Skipped {
-					sum.Skipped = append(sum.Skipped, skippedLine{s.RepID, s.Currency, s.Amount.String(), s.Reason})
+					sum.Skipped = append(sum.Skipped, skippedLine{s.RepID, s.Currency, payoutfile.FormatAmount(s.Amount, s.Currency), s.Reason})
 				}
 				return nil
 			})
@@ -172,6 +176,22 @@ The debtor comes from flags or the environment: --debtor-name
 	f.StringVar(&messageID, "message-id", "", "pain001: message id (default derived from the file's payments, so a re-export is refused by the bank)")
 	cmd.AddCommand(export)
 	return cmd
+}
+
+// periodsSeen lists the periods of the topic, latest first, for an error.
+func periodsSeen(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	ps := make([]string, 0, len(m))
+	for p := range m {
+		ps = append(ps, p)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ps)))
+	if len(ps) > 12 {
+		ps = append(ps[:12], "…")
+	}
+	return " (periods there: " + strings.Join(ps, ", ") + ")"
 }
 
 func splitNonEmpty(s string) []string {

@@ -88,6 +88,14 @@ func TestPayoutsExport(t *testing.T) {
 	dir := t.TempDir()
 	base := []string{"--log-level", "error", "--brokers", strings.Join(brokers, ","), "payouts", "export", "--period", "2026-11"}
 
+	// A period without records is a mistake in the flag, not an empty file.
+	_, _, err = runCLI(t, "--log-level", "error", "--brokers", strings.Join(brokers, ","), "payouts", "export", "--period", "2026-1",
+		"--format", "csv", "-o", filepath.Join(dir, "none.csv"))
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "periods there: 2026-11, 2026-10") {
+		t.Errorf("error %v, want a usage error listing the periods there", err)
+	}
+
 	csvPath := filepath.Join(dir, "p.csv")
 	if _, stderr, err := runCLI(t, append(base, "--format", "csv", "-o", csvPath)...); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -131,7 +139,6 @@ func TestPayoutsExport(t *testing.T) {
 	painArgs := append(base, "--format", "pain001", "-o", painPath, "--accounts", accts, "--debtor-name", "Example Corp",
 		"--debtor-iban", "EUR=GB29NWBK60161331926819", "--debtor-iban", "JPY=GB94BARC10201530093459", "--execution-date", "2026-12-03")
 	_, stderr, err := runCLI(t, painArgs...)
-	var ue usageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "R-3") || strings.Contains(err.Error(), "R-1 ") {
 		t.Fatalf("error %v, want a usage error naming R-3, who has no account", err)
 	}
@@ -152,6 +159,9 @@ func TestPayoutsExport(t *testing.T) {
 	doc, _ := os.ReadFile(painPath)
 	if !strings.Contains(string(doc), `<InstdAmt Ccy="EUR">100.15</InstdAmt>`) || !strings.Contains(string(doc), "<CtrlSum>100.15</CtrlSum>") {
 		t.Errorf("pain.001 does not pay R-1 100.15:\n%s", doc)
+	}
+	if sum.Totals[0].Currency != "EUR" || !strings.Contains(stderr, `"amount": "90.15"`) || !strings.Contains(stderr, `"amount": "-10.00"`) {
+		t.Errorf("summary amounts not with their minor units:\n%s", stderr)
 	}
 	if strings.Contains(stderr, "532013000") {
 		t.Error("the summary shows an account number")

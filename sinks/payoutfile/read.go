@@ -36,6 +36,8 @@ type ReadResult struct {
 	Totals Totals
 	// Records is the number of records read, Matched those of the period.
 	Records, Matched int
+	// Periods counts the records read per period, every period.
+	Periods map[string]int
 	// Bad counts records that could not be read as payable records, by
 	// the first error; Read fails on the first one (a payouts.payable
 	// record is written by the accrual stage and must always decode).
@@ -52,7 +54,7 @@ var ErrNoPeriod = errors.New("payoutfile: no period given")
 // record that is not a payable record stops it with an error naming its
 // partition and offset.
 func Read(ctx context.Context, cfg ReadConfig) (ReadResult, error) {
-	res := ReadResult{Totals: Totals{Period: cfg.Period}}
+	res := ReadResult{Totals: Totals{Period: cfg.Period}, Periods: map[string]int{}}
 	if cfg.Period == "" {
 		return res, ErrNoPeriod
 	}
@@ -140,6 +142,7 @@ func Read(ctx context.Context, cfg ReadConfig) (ReadResult, error) {
 						ferr = fmt.Errorf("%s partition %d offset %d: %w", topic, r.Partition, r.Offset, err)
 						return
 					}
+					res.Periods[pay.Period]++
 					if res.Totals.Add(pay) {
 						res.Matched++
 					}

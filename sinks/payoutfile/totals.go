@@ -120,9 +120,23 @@ func ByCurrency(lines []Line) []CurrencyTotal {
 	return out
 }
 
-// format writes d with its currency's minor unit: amounts on the topic
-// never carry more, so this only pads; one that did would be written with
-// every digit rather than rounded.
+// MarshalJSON writes the amount with its currency's minor unit, as a
+// string.
+func (c CurrencyTotal) MarshalJSON() ([]byte, error) {
+	type plain CurrencyTotal
+	return json.Marshal(struct {
+		plain
+		Amount string `json:"amount"`
+	}{plain(c), FormatAmount(c.Amount, c.Currency)})
+}
+
+// FormatAmount writes d with its currency's minor unit: amounts on the
+// topic never carry more, so this only pads; one that did would be written
+// with every digit rather than rounded.
+func FormatAmount(d decimal.Decimal, code string) string {
+	return format(d, code)
+}
+
 func format(d decimal.Decimal, code string) string {
 	n, ok := currency.MinorUnits(code)
 	if !ok || d.Exponent() < -n {
