@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/accrue/accrue/pipeline"
+	"github.com/accrue/accrue/transforms/accrue"
 	"github.com/accrue/accrue/transforms/accrue/program"
 )
 
@@ -56,7 +58,10 @@ summary on standard output. Exit status 2 when any document is invalid.`,
 Kafka transaction: all of them or none. A published id and version is never
 changed: publishing the same id and version with a different document is
 refused (exit status 2; publish a new version instead), and publishing the
-same document again does nothing and says so. Run one publisher at a time
+same document again does nothing and says so. A new version must fit the
+published versions of its id (same currency, period, measure and time
+zone: the accrual stage adds them into the same periods), or it is refused
+with exit status 2; publish a plan that changes them under a new id. Run one publisher at a time
 (a CI job): two publishers racing on one id and version both pass the check.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
@@ -89,6 +94,9 @@ same document again does nothing and says so. Run one publisher at a time
 				}
 				if conflicts > 0 {
 					return usageError{fmt.Errorf("nothing published: %d of %d programs would change a published version", conflicts, len(progs))}
+				}
+				if misfits := misfits(cat, fresh, cmd.ErrOrStderr()); misfits > 0 {
+					return usageError{fmt.Errorf("nothing published: %d of %d programs do not fit the versions of their id", misfits, len(progs))}
 				}
 				if len(fresh) == 0 {
 					return nil
@@ -335,4 +343,30 @@ func publishedAt(t time.Time) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// misfits reports, for each of fresh, whether the accrual engine would
+// refuse it beside the versions of its id already in cat and those before
+// it in fresh, and returns how many it would.
+func misfits(cat *program.Catalog, fresh []loaded, w io.Writer) int {
+	byID := map[string][]*program.Program{}
+	for _, lp := range fresh {
+		if _, ok := byID[lp.ID]; !ok {
+			for _, v := range cat.Versions(lp.ID) {
+				byID[lp.ID] = append(byID[lp.ID], v.Program)
+			}
+		}
+	}
+	n := 0
+	for _, lp := range fresh {
+		try := append(slices.Clone(byID[lp.ID]), lp.Program)
+		if _, err := accrue.New(try, nil); err != nil {
+			n++
+			fmt.Fprintf(w, "%s: %s does not fit the published versions of %s: %s\n", lp.file, lp.Key(), lp.ID,
+				strings.TrimPrefix(err.Error(), accrue.ErrPrograms.Error()+": "))
+			continue
+		}
+		byID[lp.ID] = try
+	}
+	return n
 }

@@ -253,6 +253,19 @@ func testPublishListShow(t *testing.T, brokers []string, topic string) {
 		t.Fatalf("%d records after a refused publish, want 2", n)
 	}
 
+	// A new version in another currency would not add into the same
+	// periods: refused, nothing written.
+	eur := writeFile(t, dir, "ae-v5-eur.yaml", strings.Replace(strings.Replace(mustRead(t, ae), "version: 3", "version: 5", 1),
+		"currency: USD", "currency: EUR", 1))
+	out, errOut, status = accrue("program", "publish", eur)
+	if status != 2 || !strings.Contains(errOut, eur+": ae-commission@5 does not fit the published versions of ae-commission: ") ||
+		!strings.Contains(errOut, "accrue: nothing published: 1 of 1 programs do not fit the versions of their id") {
+		t.Errorf("a version in another currency: status %d\n%s%s", status, out, errOut)
+	}
+	if n := len(pipelinetest.ReadAll(t, brokers, topic)); n != 2 {
+		t.Fatalf("%d records after a refused publish, want 2", n)
+	}
+
 	// A new version is fine.
 	if out, errOut, status = accrue("program", "publish", v4); status != 0 || !strings.Contains(out, "published ae-commission@4") {
 		t.Fatalf("v4: status %d\n%s%s", status, out, errOut)
