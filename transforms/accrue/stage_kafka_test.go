@@ -258,8 +258,9 @@ func killWorld(t *testing.T, dir string, seed uint64, n int) (files map[string]s
 // reach the accrual stage's four partitions in the order of the file, as
 // simulate reads them: nudges depend on it.
 //
-// Then a new version of one program is published and `accrue recompute`
-// runs against the restarted stage: the statements must become what
+// After the third kill two instances share the partitions (the group
+// rebalances while the last part is accruing). Then a new version of one
+// program is published and `accrue recompute` runs against both: the statements must become what
 // simulate computes with the new version, again to the cent.
 func TestStageKillsMatchSimulate(t *testing.T) {
 	if testing.Short() {
@@ -347,13 +348,13 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 			"--ref-prefix", refPrefix, "--instance-id", "l1", "--admin-addr", "",
 			"--session-timeout", "6s", "--transaction-timeout", "10s", "--max-poll-records", "500")...)
 	}
-	startAccrue := func() *pt.Proc {
-		return pt.StartProc(t, bin, dir, "accrue", append(append([]string{}, common...), "stage", "accrue",
+	startAccrue := func(id string) *pt.Proc {
+		return pt.StartProc(t, bin, dir, "accrue-"+id, append(append([]string{}, common...), "stage", "accrue",
 			"--name", tp.name, "--input", tp.credited, "--overrides", tp.overrides, "--recompute", tp.recompute,
 			"--dead-letter", tp.rejected,
 			"--accruals", tp.accruals, "--attainment", tp.attainment, "--nudges", tp.nudges, "--awards", tp.awards,
 			"--payable", tp.payable, "--programs-topic", tp.programs, "--ref-prefix", refPrefix,
-			"--instance-id", "a1", "--admin-addr", "", "--sweep-interval", "2s",
+			"--instance-id", id, "--admin-addr", "", "--sweep-interval", "2s",
 			"--session-timeout", "6s", "--transaction-timeout", "10s", "--max-poll-records", "300")...)
 	}
 	accruals := func() int { return len(pt.ReadAll(t, brokers, tp.accruals)) }
@@ -375,7 +376,7 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 
 	produce(events[:third])
 	link := startLink()
-	p := startAccrue()
+	p := startAccrue("a1")
 	kills := 0
 	killWhenBusy := func(what string) {
 		t.Helper()
@@ -393,12 +394,16 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 	}
 	killWhenBusy("the first part accruing")
 	produce(events[third : 2*third])
-	p = startAccrue()
+	p = startAccrue("a1")
 	killWhenBusy("the second part accruing")
-	p = startAccrue()
+	p = startAccrue("a1")
 	produce(events[2*third:])
 	killWhenBusy("the last part accruing")
-	p = startAccrue()
+	// Two instances from here on: the group splits the partitions between
+	// them while the last part is still accruing, and the recompute run
+	// below spans both.
+	p = startAccrue("a1")
+	q := startAccrue("a2")
 
 	// Done when the latest snapshots are simulate's statements; a stream
 	// that counted anything twice never gets there.
@@ -410,8 +415,10 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 			if len(got.latest) == len(want.statements) && matches(got, want) {
 				return
 			}
-			if !p.Alive() {
-				p.Died()
+			for _, proc := range []*pt.Proc{p, q} {
+				if !proc.Alive() {
+					proc.Died()
+				}
 			}
 			if time.Now().After(deadline) {
 				return
@@ -421,7 +428,7 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 	}
 	settle(want)
 	time.Sleep(2 * time.Second) // anything late would show now
-	t.Logf("accrual stage stopped: %s", bytes.TrimSpace(p.Stop()))
+	t.Logf("accrual stage stopped: %s and %s", bytes.TrimSpace(p.Stop()), bytes.TrimSpace(q.Stop()))
 	link.Stop()
 
 	got := readStreamed(t, tp)
@@ -458,12 +465,13 @@ func TestStageKillsMatchSimulate(t *testing.T) {
 	}
 	run("program", "--topic", tp.programs, "publish", v3)
 	wantV3, _, _ := simulate(append(programFiles, v3))
-	p = startAccrue()
+	p, q = startAccrue("a1"), startAccrue("a2")
 	out := run("recompute", "--program", "ae", "--from", "2026-07", "-q", "--programs-topic", tp.programs,
 		"--credits", tp.credited, "--topic", tp.recompute, "--dead-letter", tp.rejected, "--group", "accrue-"+tp.name)
 	t.Logf("%s", bytes.TrimSpace(out))
 	settle(wantV3)
 	p.Stop()
+	q.Stop()
 	got = readStreamed(t, tp)
 	// The run fires no nudge or badge: compare the figures.
 	got.nudges, got.awards, wantV3.nudges, wantV3.awards = nil, nil, nil, nil
