@@ -15,22 +15,6 @@ import (
 	"github.com/accrue/accrue/sinks/webhook"
 )
 
-// The webhook sink is a subcommand of `accrue sink`, whose command is
-// built in sink.go: this file's init runs after that one's (files
-// initialise in name order) and wraps every registered command so that the
-// one named "sink" gains "webhook".
-func init() {
-	for i, build := range commands {
-		commands[i] = func(g *globals) *cobra.Command {
-			c := build(g)
-			if c.Name() == "sink" {
-				c.AddCommand(newSinkWebhookCmd(g))
-			}
-			return c
-		}
-	}
-}
-
 func newSinkWebhookCmd(g *globals) *cobra.Command {
 	var cfg webhook.Config
 	var secretFile, adminAddr string
