@@ -42,8 +42,10 @@ var (
 	spiffKeys        = []string{"id", "when", "fixed", "rate", "max_per_period"}
 	clawbackKeys     = []string{"window_days"}
 	overrideKeys     = []string{"level", "rate"}
-	nudgesKeys       = []string{"attainment_crossed", "near_next_tier"}
+	nudgesKeys       = []string{"attainment_crossed", "near_next_tier", "inactivity", "period_ending"}
 	nearNextTierKeys = []string{"within"}
+	inactivityKeys   = []string{"days"}
+	periodEndingKeys = []string{"days_before", "within"}
 	badgeKeys        = []string{"id", "metric", "at_least"}
 
 	periods  = []string{string(Month), string(Quarter), string(Year)}
@@ -188,6 +190,9 @@ func (d *decoder) parse(doc []byte) *Program {
 	var nudges nudgeKeys
 	if v, ok := top.Optional("nudges"); ok {
 		nudges = d.nudges(r, v, top.KeyPos("nudges"), &p.Nudges)
+		if nudges.ending.Line > 0 && len(p.Tiers.Bands) == 1 {
+			d.Errf(nudges.ending, "nudges.period_ending", "the nudge is about the gap to the next band, and tiers.bands has only one band")
+		}
 	}
 	var attainmentBadges []placed
 	if v, ok := top.Optional("badges"); ok {
@@ -210,6 +215,9 @@ func (d *decoder) parse(doc []byte) *Program {
 		}
 		if nudges.near.Line > 0 && p.Tiers.Basis == Attainment {
 			d.Errf(nudges.near, "nudges.near_next_tier", "with tiers.basis attainment the gap is a fraction of quota and needs a quota for every rep: %s", add)
+		}
+		if nudges.ending.Line > 0 && p.Tiers.Basis == Attainment {
+			d.Errf(nudges.ending, "nudges.period_ending", "with tiers.basis attainment the gap is a fraction of quota and needs a quota for every rep: %s", add)
 		}
 		for _, b := range attainmentBadges {
 			d.Errf(b.Pos, b.path, "metric attainment needs a quota for every rep: %s", add)
@@ -422,8 +430,9 @@ func (d *decoder) overrides(r reader, n yamldoc.Node) []Override {
 	return out
 }
 
-// nudgeKeys says where the nudges that need a quota were written.
-type nudgeKeys struct{ crossed, near yamldoc.Pos }
+// nudgeKeys says where the nudges that need a quota or bands were
+// written.
+type nudgeKeys struct{ crossed, near, ending yamldoc.Pos }
 
 func (d *decoder) nudges(r reader, n yamldoc.Node, at yamldoc.Pos, nu *Nudges) nudgeKeys {
 	var w nudgeKeys
@@ -457,7 +466,35 @@ func (d *decoder) nudges(r reader, n yamldoc.Node, at yamldoc.Pos, nu *Nudges) n
 			}
 		}
 	}
+	if v, ok := o.Optional("inactivity"); ok {
+		io := d.Object(v, "nudges.inactivity", o.KeyPos("inactivity"), inactivityKeys)
+		if v, ok := io.Required("days"); ok {
+			nu.InactivityDays = r.days(v, "nudges.inactivity.days")
+		}
+	}
+	if v, ok := o.Optional("period_ending"); ok {
+		w.ending = o.KeyPos("period_ending")
+		eo := d.Object(v, "nudges.period_ending", w.ending, periodEndingKeys)
+		if v, ok := eo.Required("days_before"); ok {
+			nu.PeriodEndingDaysBefore = r.days(v, "nudges.period_ending.days_before")
+		}
+		if v, ok := eo.Required("within"); ok {
+			if x, ok := r.positive(v, "nudges.period_ending.within"); ok {
+				nu.PeriodEndingWithin = decimal.NullDecimal{Decimal: x, Valid: true}
+			}
+		}
+	}
 	return w
+}
+
+// days reads a number of days of a time-based nudge: 1 to MaxNudgeDays.
+func (r reader) days(n yamldoc.Node, path string) int {
+	v := r.integer(n, path, 1)
+	if v > MaxNudgeDays {
+		r.d.Errf(n.Pos, path, "want at most %d days (no period is longer), got %d", MaxNudgeDays, v)
+		return 0
+	}
+	return v
 }
 
 // placed is a position with the path written there.

@@ -159,7 +159,21 @@ type Nudges struct {
 	// near_next_tier nudge (fractions of quota for attainment basis,
 	// absolute for measure basis); Valid false when not configured.
 	NearNextTierWithin decimal.NullDecimal
+	// InactivityDays is the days without a credited sale, in event time,
+	// after which a rep gets an inactivity nudge; 0 when not configured.
+	InactivityDays int
+	// PeriodEndingDaysBefore is how many days before a period closes the
+	// period_ending nudge is checked; 0 when not configured.
+	PeriodEndingDaysBefore int
+	// PeriodEndingWithin is the gap to the next band within which the
+	// period_ending nudge fires, in near_next_tier's unit; Valid when
+	// PeriodEndingDaysBefore is set.
+	PeriodEndingWithin decimal.NullDecimal
 }
+
+// MaxNudgeDays bounds nudges.inactivity.days and
+// nudges.period_ending.days_before: no period is longer.
+const MaxNudgeDays = 366
 
 // Badge metrics.
 const (
