@@ -81,7 +81,11 @@ func BenchmarkClickHouseKafkaEngine(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		truncate(b, conn, "sales")
-		sinkDur += sinkRun(b, brokers, conn, topic, fmt.Sprintf("bench-sink-%s-%d", suffix, i), n)
+		group := fmt.Sprintf("bench-sink-%s-%d", suffix, i)
+		sinkDur += sinkRun(b, brokers, conn, topic, group, n)
+		if _, err := adm.DeleteGroup(context.Background(), group); err != nil {
+			b.Logf("delete group %s: %v", group, err)
+		}
 		want = checkSales(b, conn, n, want, true)
 		truncate(b, conn, "sales")
 		flatDur += engine("flat", flat, i)
