@@ -45,11 +45,11 @@ var Topics = []Topic{
 	{Name: "nudges", Doc: "nudge events for the notification service"},
 	{Name: "awards", Doc: "badges and certificates"},
 	{Name: "payouts.payable", Doc: "changes of what a rep is owed per program and period (the sum of a batch's accruals of it, the last one's id the idempotency key), keyed by rep"},
-	{Name: "payouts.instructions", Doc: "payout instructions with idempotency keys"},
-	{Name: "payouts.results", Doc: "results reported by payout services"},
+	{Name: "payouts.instructions", Doc: "payout instructions of the wallet stage, with idempotency keys, keyed by rep (account numbers sealed)"},
+	{Name: "payouts.results", Doc: "results reported by payout services, of payout instructions and of penny drops, keyed by rep"},
 	{Name: "webhook.rejected", Doc: "dead letters of the webhook sink: events the receiver refused (4xx) or that are not JSON"},
 	{Name: "wallet.redemptions", Doc: "redemption requests, keyed by rep"},
-	{Name: "wallet.bank-accounts", Compacted: true, Doc: "bank accounts and their verification, keyed by rep"},
+	{Name: "wallet.bank-accounts", Compacted: true, Doc: "bank accounts and their verification (account events of the wallet stage: mask and status, never the number), keyed by rep"},
 	{Name: "accrue.overrides", Doc: "override records for managers, keyed by manager: written and read back by the accrual stage (co-partitioned with sales.credited)"},
 	{Name: "accrue.recompute", Doc: "recompute runs: markers and replayed credits written by accrue recompute, keyed by rep, read by the accrual stage"},
 	{Name: "accrue.rejected", Doc: "dead letters of the accrual stage"},
@@ -70,6 +70,12 @@ var Topics = []Topic{
 	{Name: "contest-rank.changelog", Compacted: true, Doc: "state changelog of the contest ranking stage: standings per contest, contests closed"},
 	{Name: "wallet.rejected", Doc: "dead letters of the wallet stage"},
 	{Name: "wallet.changelog", Compacted: true, Doc: "state changelog of the wallet stage"},
+	{Name: "wallet.registrations", Doc: "bank-account registrations (the number in clear: keep retention short, access narrow) and penny-drop confirmations from the rep-facing app, keyed by rep; read by the wallet stage"},
+	{Name: "wallet.outcomes", Doc: "outcomes of redemption requests (accepted, refused with a reason, paid, released, returned), keyed by rep"},
+	{Name: "wallet.ledger", Doc: "the wallet's double-entry ledger transactions, keyed by rep"},
+	{Name: "wallet.penny-drops", Doc: "penny-drop deposits for payout services to make (sealed account number), keyed by rep"},
+	{Name: "wallet.catalogue", Compacted: true, Doc: "gift cards and experiences that reps can redeem, keyed by item id; read whole by every wallet instance"},
+	{Name: "wallet.period-closes", Compacted: true, Doc: "closed program periods, keyed by program_id/period; read whole by every wallet instance (period_close payability)"},
 }
 
 // StageTopics returns the changelog (compacted) and dead-letter topics of a
