@@ -122,6 +122,7 @@ it prints its owned state as one JSON line: {"state_keys":…,"state_total":…}
 	cmd.AddCommand(newLinkStageCmd(g))
 	cmd.AddCommand(newAccrueStageCmd(g))
 	cmd.AddCommand(newNudgeStageCmds(g)...)
+	cmd.AddCommand(newWalletStageCmd(g))
 	return cmd
 }
 

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/accrue/accrue/connectors/httpwallet"
+	"github.com/accrue/accrue/transforms/wallet"
+)
+
+func init() { commands = append(commands, newServeWalletCmd) }
+
+func newServeWalletCmd(g *globals) *cobra.Command {
+	var addr, tokenFile, topic string
+	var maxBody int64
+	var produceTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve-wallet",
+		Short: "Serve the wallet's HTTP endpoint: POST /v1/redemptions",
+		Long: `Accepts redemption requests from the rep-facing app and produces each to
+--topic keyed by rep, for 'accrue stage wallet' to decide (docs/wallet.md):
+
+  curl -H "Authorization: Bearer $TOKEN" -H "Idempotency-Key: click-7" \
+    -H "Content-Type: application/json" \
+    -d '{"rep_id":"R-17","type":"bank_transfer","amount":"100.00","currency":"EUR"}' \
+    http://127.0.0.1:8081/v1/redemptions
+
+202 with the request id when Kafka has the request (the outcome comes on the
+stage's outcomes topic); 422 with the field and a reason code when the body
+is wrong or the Idempotency-Key header is missing; 401 without a valid
+bearer token; 413 when the body is too large; 429 with Retry-After when Kafka
+cannot take the request. Tokens come from ACCRUE_WALLET_TOKENS (comma
+separated) or --token-file (one a line), at least 16 characters each.
+
+Shutdown: requests in flight are finished (up to 30s), then the Kafka
+client is closed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tokens, err := walletTokens(tokenFile)
+			if err != nil {
+				return err
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...), kgo.RecordDeliveryTimeout(produceTimeout),
+				kgo.ProducerLinger(0))
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			h, err := httpwallet.New(httpwallet.Config{Tokens: tokens, Topic: topic, MaxBodyBytes: maxBody,
+				ProduceTimeout: produceTimeout}, cl)
+			if err != nil {
+				return usageError{err}
+			}
+			mux := http.NewServeMux()
+			mux.Handle(httpwallet.Path, h)
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				<-cmd.Context().Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(ctx)
+			}()
+			slog.Info("serving wallet redemptions", "addr", ln.Addr().String(), "topic", topic)
+			fmt.Fprintf(cmd.ErrOrStderr(), "listening on %s\n", ln.Addr())
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", envOr("ACCRUE_WALLET_ADDR", "127.0.0.1:8081"), "listen address (env ACCRUE_WALLET_ADDR)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file of accepted bearer tokens, one a line (default: env ACCRUE_WALLET_TOKENS)")
+	cmd.Flags().StringVar(&topic, "topic", wallet.TopicRedemptions, "topic for the requests, keyed by rep")
+	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body")
+	cmd.Flags().DurationVar(&produceTimeout, "produce-timeout", 5*time.Second, "wait for Kafka before answering 429")
+	return cmd
+}
+
+// walletTokens reads the endpoint's bearer tokens; they never appear in
+// logs.
+func walletTokens(file string) ([]string, error) {
+	var raw string
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		raw = strings.ReplaceAll(string(b), "\n", ",")
+	} else {
+		raw = os.Getenv("ACCRUE_WALLET_TOKENS")
+	}
+	var out []string
+	for _, t := range strings.Split(raw, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageError{errors.New("no wallet token: set ACCRUE_WALLET_TOKENS or --token-file")}
+	}
+	return out, nil
+}
