@@ -311,6 +311,9 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 		w.cur.Measure = add(w.cur.Measure, contrib)
 		if ev.Type == canonical.Sale {
 			w.cur.Count = add(w.cur.Count, c.Share)
+			if p.f.inactivity && ev.EventTime.After(w.cur.LastSale) {
+				w.cur.LastSale = ev.EventTime.UTC()
+			}
 		}
 		var spiffs []Amount
 		if p.matched != 0 || p.more != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/accrue/accrue/internal/binenc"
 	"github.com/accrue/accrue/pipeline"
@@ -53,7 +54,15 @@ func (Codec) Encode(dst []byte, v State) []byte {
 		dst = binenc.AppendVarint(dst, p.Version)
 		dst = binenc.AppendStrings(dst, p.Crossed)
 		dst = binenc.AppendStrings(dst, p.Near)
-		return binenc.AppendStrings(dst, p.Badges)
+		dst = binenc.AppendStrings(dst, p.Badges)
+		if p.timersSet() {
+			// Timer fields, only where a program has timers: values
+			// without them are encoded as before they existed.
+			dst = binenc.AppendTime(dst, p.LastSale)
+			dst = binenc.AppendTime(dst, p.Idle)
+			dst = binenc.AppendBool(dst, p.Ending)
+		}
+		return dst
 	case v.Sale != nil:
 		s := v.Sale
 		dst = slices.Grow(dst, 96+len(s.RepID)+len(s.Source)+len(s.TxnID)+len(s.EventID)+96*len(s.Programs))
@@ -120,6 +129,15 @@ func (Codec) Decode(b []byte) (State, error) {
 		p.Spiffs = r.amounts()
 		p.Override, p.Earned, p.Version = r.Decimal(), r.Decimal(), r.Varint()
 		p.Crossed, p.Near, p.Badges = r.Strings(), r.Strings(), r.Strings()
+		if r.Err() == nil && r.Offset() < len(b) {
+			p.LastSale, p.Idle, p.Ending = r.Time(), r.Time(), r.Bool()
+			if p.LastSale.Unix() == zeroUnix {
+				p.LastSale = time.Time{}
+			}
+			if p.Idle.Unix() == zeroUnix {
+				p.Idle = time.Time{}
+			}
+		}
 		v.Period = p
 	case tagSale:
 		s := &SaleState{RepID: r.Str(), Source: r.Str(), TxnID: r.Str(), EventID: r.Str()}
@@ -150,6 +168,9 @@ func (Codec) Decode(b []byte) (State, error) {
 	}
 	return v, nil
 }
+
+// zeroUnix is the Unix time of the zero time.Time.
+var zeroUnix = time.Time{}.Unix()
 
 // decodeJSON reads the JSON encoding of State.
 func decodeJSON(b []byte) (State, error) {

@@ -66,6 +66,8 @@ type Engine struct {
 	// when it is written (Snapshot.resolve): the stage writes only the
 	// last of a batch.
 	deferStatements bool
+	// timers is true when some program has time-based nudges.
+	timers bool
 }
 
 // family is the versions of one program id.
@@ -85,6 +87,10 @@ type family struct {
 	// exprs is true when some version has a filter or a spiff condition,
 	// so events need an expression environment.
 	exprs bool
+	// inactivity is true when some version has inactivity nudges, so
+	// periods keep their last sale; timers when some version has a
+	// time-based nudge (timers.go).
+	inactivity, timers bool
 }
 
 // version is one version of a program with what the engine derives from
@@ -296,6 +302,12 @@ func New(programs []*program.Program, tables *reference.Tables) (*Engine, error)
 		}
 		f.versions = append(f.versions, p)
 		f.bands = max(f.bands, len(p.Tiers.Bands))
+		if p.Nudges.InactivityDays > 0 {
+			f.inactivity, f.timers, e.timers = true, true, true
+		}
+		if p.Nudges.PeriodEndingDaysBefore > 0 {
+			f.timers, e.timers = true, true
+		}
 		if p.Credit.Filter != nil {
 			f.exprs = true
 		}

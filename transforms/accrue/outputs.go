@@ -2,6 +2,7 @@ package accrue
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/accrue/accrue/transforms/accrue/program"
 	"github.com/shopspring/decimal"
@@ -265,13 +266,17 @@ func (a *Accrual) AppendJSON(b []byte) []byte {
 // MarshalJSON implements json.Marshaler with AppendJSON.
 func (a Accrual) MarshalJSON() ([]byte, error) { return a.AppendJSON(nil), nil }
 
-// Nudge kinds (§4.9).
+// Nudge kinds (§4.9): checked after each input, and fired by timers in
+// event time (timers.go).
 const (
 	NudgeAttainmentCrossed = "attainment_crossed"
 	NudgeNearNextTier      = "near_next_tier"
+	NudgeInactivity        = "inactivity"
+	NudgePeriodEnding      = "period_ending"
 )
 
-// Nudge is one nudge (§4.9), with the event that triggered it.
+// Nudge is one nudge (§4.9), with the event that triggered it, or the
+// timer that fired it.
 type Nudge struct {
 	Kind      string
 	ProgramID string
@@ -281,38 +286,83 @@ type Nudge struct {
 	Threshold  decimal.Decimal
 	Attainment decimal.Decimal
 	// BandFrom (as written) and Gap (L_next − M, in the measure's unit)
-	// for near_next_tier.
+	// for near_next_tier and period_ending.
 	BandFrom decimal.Decimal
 	Gap      decimal.Decimal
-	EventID  string
+	// EventID is the event that triggered the nudge; empty for the
+	// nudges of timers, which no event triggers.
+	EventID string
 	// GapPlaces is how Gap is reported: the minor unit for amount and
 	// margin, -1 (exact) for quantity and count.
 	GapPlaces int32
+	// Days is nudges.inactivity.days (inactivity) or
+	// nudges.period_ending.days_before (period_ending).
+	Days int
+	// At is the event time the timer fell due (inactivity: LastSale plus
+	// Days; period_ending: PeriodEnd less Days); the partition's
+	// watermark had reached it when the nudge fired.
+	At time.Time
+	// LastSale is the rep's last credited sale in the period
+	// (inactivity); PeriodEnd the instant the period closes
+	// (period_ending).
+	LastSale  time.Time
+	PeriodEnd time.Time
 }
 
 // ID is the nudge's deterministic id: it fires once per program, period,
-// rep, kind and threshold or band.
+// rep, kind and threshold or band; inactivity once per stretch (named by
+// the last sale's time, RFC 3339 in UTC), period_ending once per period.
 func (n *Nudge) ID() string {
-	at := n.Threshold
-	if n.Kind == NudgeNearNextTier {
-		at = n.BandFrom
+	base := n.ProgramID + "/" + n.Period + "/" + n.RepID + "/" + n.Kind
+	switch n.Kind {
+	case NudgeNearNextTier:
+		return base + "/" + n.BandFrom.String()
+	case NudgeInactivity:
+		return base + "/" + n.LastSale.UTC().Format(time.RFC3339Nano)
+	case NudgePeriodEnding:
+		return base
 	}
-	return n.ProgramID + "/" + n.Period + "/" + n.RepID + "/" + n.Kind + "/" + at.String()
+	return base + "/" + n.Threshold.String()
 }
+
+// timer reports whether a timer fired the nudge.
+func (n *Nudge) timer() bool { return n.Kind == NudgeInactivity || n.Kind == NudgePeriodEnding }
 
 // AppendJSON appends the nudge in the form of §5:
 //
 //	{"kind":"attainment_crossed","program_id","period","rep_id","threshold","attainment","event_id"}
 //	{"kind":"near_next_tier","program_id","period","rep_id","band_from","gap","event_id"}
+//
+// and, for the nudges of timers, with their id (nudge_id) since no field
+// of theirs makes it:
+//
+//	{"kind":"inactivity","nudge_id","program_id","period","rep_id","days","last_sale","at"}
+//	{"kind":"period_ending","nudge_id","program_id","period","rep_id","days_before","period_end","band_from","gap","at"}
 func (n *Nudge) AppendJSON(b []byte) []byte {
 	b = strField(append(b, '{'), "kind", n.Kind)
+	if n.timer() {
+		b = strField(b, "nudge_id", n.ID())
+	}
 	b = strField(b, "program_id", n.ProgramID)
 	b = strField(b, "period", n.Period)
 	b = strField(b, "rep_id", n.RepID)
-	if n.Kind == NudgeNearNextTier {
+	switch n.Kind {
+	case NudgeNearNextTier:
 		b = writtenField(b, "band_from", n.BandFrom)
 		b = decField(b, "gap", n.Gap, n.GapPlaces)
-	} else {
+	case NudgeInactivity:
+		b = intField(b, "days", int64(n.Days))
+		b = strField(b, "last_sale", n.LastSale.UTC().Format(time.RFC3339Nano))
+		b = strField(b, "at", n.At.UTC().Format(time.RFC3339Nano))
+		return append(b, '}')
+	case NudgePeriodEnding:
+		b = intField(b, "days_before", int64(n.Days))
+		b = strField(b, "period_end", n.PeriodEnd.UTC().Format(time.RFC3339Nano))
+		b = writtenField(b, "band_from", n.BandFrom)
+		b = decField(b, "gap", n.Gap, n.GapPlaces)
+		b = strField(b, "at", n.At.UTC().Format(time.RFC3339Nano))
+		return append(b, '}')
+	default:
 		b = writtenField(b, "threshold", n.Threshold)
 		b = decField(b, "attainment", n.Attainment, 4)
 	}

@@ -27,6 +27,12 @@ const (
 // Engine, with each override record applied right after the credit that
 // produced it. State lives in a MemoryStore.
 //
+// Time-based nudges fire as in one partition of the stage: the watermark
+// is the highest event time of the credits applied so far, in file order,
+// and a timer fires as the watermark passes it (before the credit that
+// moved it is applied). There is no idle advance: time stands still
+// between events and after the last.
+//
 // A Simulation is not safe for concurrent use.
 type Simulation struct {
 	engine  *Engine
@@ -36,6 +42,8 @@ type Simulation struct {
 	seen    memorySeen
 	orig    link.MemoryOriginals
 	store   MemoryStore
+	// clock is the simulation's event time and timers: one partition.
+	clock   timerClock
 	now     time.Time
 	summary Summary
 
@@ -139,7 +147,9 @@ func (s *Simulation) Event(line int, b []byte) {
 	var first *pipeline.Reject
 	expired := false
 	for i := range credits {
-		out, err := s.engine.ApplyCredit(s.store, &credits[i])
+		var fired Output
+		out, _, err := s.clock.applyCredit(s.engine, s.store, &credits[i], &fired)
+		s.emit(&fired)
 		if err != nil {
 			if first == nil {
 				first = asReject(err)
@@ -149,7 +159,7 @@ func (s *Simulation) Event(line int, b []byte) {
 		expired = expired || len(out.Expired) > 0
 		s.emit(&out)
 		for j := range out.Overrides {
-			o, err := s.engine.ApplyOverride(s.store, &out.Overrides[j])
+			o, err := s.clock.applyOverride(s.engine, s.store, &out.Overrides[j])
 			if err != nil {
 				// The engine made the record from a program it holds.
 				panic(fmt.Sprintf("accrue: override record refused: %v", err))
@@ -204,6 +214,9 @@ func (s *Simulation) Summary() Summary { return s.summary }
 // Statements are the statements of every (program, period, rep) so far,
 // sorted by program, period and rep.
 func (s *Simulation) Statements() []Statement { return s.engine.Statements(s.store) }
+
+// Watermark is the highest event time of the credits applied so far.
+func (s *Simulation) Watermark() time.Time { return s.clock.watermark }
 
 // Store is the simulation's state.
 func (s *Simulation) Store() MemoryStore { return s.store }

@@ -83,6 +83,21 @@ type PeriodState struct {
 	Crossed []string `json:"crossed,omitempty"`
 	Near    []string `json:"near,omitempty"`
 	Badges  []string `json:"badges,omitempty"`
+	// LastSale is the event time of the rep's latest credited sale in
+	// the period, kept where the program has inactivity nudges: the
+	// inactivity timer falls due nudges.inactivity.days after it. Idle is
+	// the LastSale whose stretch of inactivity has fired (or was
+	// dropped), so that a stretch fires once and the next sale re-arms.
+	LastSale time.Time `json:"last_sale"`
+	Idle     time.Time `json:"idle"`
+	// Ending is set once the period_ending timer was checked, whether
+	// the nudge fired or the rep was out of reach: once per period.
+	Ending bool `json:"ending,omitempty"`
+}
+
+// timersSet reports whether any timer field is set.
+func (p *PeriodState) timersSet() bool {
+	return !p.LastSale.IsZero() || !p.Idle.IsZero() || p.Ending
 }
 
 // Amount is an exact amount under an id (a spiff's).
