@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -450,6 +451,12 @@ func (p *Processor) swap(c *pipeline.Context[Entry], r *RunState, partition int3
 			np.Version = old.Version + 1
 			// What fired stays fired: the rep was told.
 			np.Crossed, np.Near, np.Badges = slices.Clone(old.Crossed), slices.Clone(old.Near), slices.Clone(old.Badges)
+			np.Idle, np.Ending = old.Idle, old.Ending
+			if old.LastSale.After(np.LastSale) {
+				np.LastSale = old.LastSale
+			}
+		} else {
+			np.Idle, np.Ending = time.Time{}, false
 		}
 		st, _ := p.Engine().Statement(np)
 		np.Earned = st.Earned
@@ -492,6 +499,8 @@ func (p *Processor) swap(c *pipeline.Context[Entry], r *RunState, partition int3
 	p.emit(c, &out)
 	p.dropShadow(c)
 	c.Delete(keyRun)
+	// The periods changed under the partition's timers: read them again.
+	p.clock(partition, time.Time{}).built = nil
 	p.release(c, false)
 	p.log.Info("recompute swapped", "run", r.Run, "partition", partition, "statements", len(keys), "adjustments", len(out.Accruals))
 	p.cfg.Metrics.recompute("swapped")

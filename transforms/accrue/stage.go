@@ -59,6 +59,14 @@ type Config struct {
 	// partition neither processed nor ticked for many intervals is taken
 	// as no longer owned. Default pipeline.DefaultTickInterval.
 	TickInterval time.Duration
+	// IdleAdvance, when positive, moves the event-time watermark of a
+	// partition that applied no credit for that long (wall clock) on by
+	// the wall-clock time elapsed, at its ticks, at most once per
+	// IdleAdvance: the timers of quiet partitions fire (inactivity of
+	// every rep on a partition nobody sells on). Zero (the default)
+	// leaves event time to the credits alone, so that a replay fires
+	// exactly the same timers.
+	IdleAdvance time.Duration
 	// Metrics receives the stage's figures; nil records none.
 	Metrics *Metrics
 	// Logger receives the stage's logs; default slog.Default().
@@ -100,6 +108,18 @@ type Config struct {
 // SweepInterval (Engine.Sweep, up to the partition's event-time watermark
 // less Retention).
 //
+// Time-based nudges (inactivity, period_ending) are timers in the period
+// states, in event time: each partition's watermark, the highest event
+// time of the credits it applied, is kept in its state (key "w") and
+// recovers with it. A timer fires as a credit moves the watermark past it
+// (before the credit is applied), right after an input that arms one
+// already due, and at ticks (after a restore; as IdleAdvance moves an
+// idle partition's watermark on); firing writes what fired into the
+// period's state in the same transaction as the nudge. Which timers are
+// due is kept in memory per partition (a heap by due time), rebuilt from
+// the state (one Scan) whenever pipeline.Context.StateEpoch or the engine
+// changes.
+//
 // The processor is safe for concurrent calls on different partitions
 // (pipeline.Config.Parallelism): the engine is shared and read-only, and
 // the little the processor keeps itself is guarded by mu.
@@ -129,14 +149,56 @@ var (
 )
 
 // partClock is what the processor knows of one partition: its event-time
-// watermark (in memory: after a restart it starts again from the records
-// that arrive), its last sweep, and the state it counted then.
+// watermark and timers (read back from its state, see timersFor), its
+// last sweep, and the state it counted then. Only the partition's own
+// calls touch it, never two at once.
 type partClock struct {
-	watermark time.Time
+	timerClock
+	// epoch and built are the state epoch and engine the clock was read
+	// under.
+	epoch uint64
+	built *Engine
+	// input is set when a credit was applied since the last tick;
+	// idleSince is the tick (wall clock) since which none was.
+	input     bool
+	idleSince time.Time
 	seen      time.Time // last Process or Tick, wall clock
 	swept     time.Time // last sweep, wall clock
 	periods   int
 	sales     int
+}
+
+// timersFor makes pc current for c's state: whenever the partition's
+// state was replaced (assigned, restored, a transaction rolled back) or
+// the engine built again, the watermark is read back from the state and
+// the index of timers rebuilt from it.
+func (p *Processor) timersFor(c *pipeline.Context[Entry], pc *partClock, e *Engine) {
+	if pc.built == e && pc.epoch == c.StateEpoch() {
+		return
+	}
+	pc.watermark = time.Time{}
+	if en, ok := c.Get(keyWatermark); ok && en.Watermark != nil {
+		pc.watermark = *en.Watermark
+	}
+	pc.timers.rebuild(e, engineStore{c: c})
+	pc.epoch, pc.built = c.StateEpoch(), e
+	if e.timers {
+		p.cfg.Metrics.timersBuilt()
+	}
+}
+
+// putWatermark keeps the partition's watermark in its state.
+func putWatermark(c *pipeline.Context[Entry], pc *partClock) {
+	w := pc.watermark
+	c.Put(keyWatermark, Entry{Watermark: &w})
+}
+
+// emitFired writes the nudges timers fired.
+func (p *Processor) emitFired(c *pipeline.Context[Entry], out *Output) {
+	if len(out.Nudges) > 0 {
+		p.emit(c, out)
+		p.cfg.Metrics.timersFired(out)
+	}
 }
 
 // NewProcessor builds the accrual stage's processor and its first engine.
@@ -277,6 +339,7 @@ func (p *Processor) Process(c *pipeline.Context[Entry], rec *kgo.Record) error {
 // produced.
 func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 	pc := p.clock(rec.Partition, time.Time{})
+	e := p.Engine()
 	var out Output
 	var err error
 	override := rec.Topic == p.cfg.Overrides
@@ -289,7 +352,8 @@ func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 		if string(rec.Key) != o.ManagerID {
 			return pipeline.Rejectf(ReasonInvalidInput, "manager_id", "the record is keyed %q, not by its manager %q", rec.Key, o.ManagerID)
 		}
-		out, err = p.Engine().ApplyOverride(live, o)
+		p.timersFor(c, pc, e)
+		out, err = pc.applyOverride(e, live, o)
 	} else {
 		cr, derr := DecodeCredit(rec.Value)
 		if derr != nil {
@@ -306,11 +370,16 @@ func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 		if string(rec.Key) != cr.RepID {
 			return pipeline.Rejectf(ReasonInvalidInput, "rep_id", "the record is keyed %q, not by its recipient %q", rec.Key, cr.RepID)
 		}
-		if t := cr.Event.EventTime; t.After(pc.watermark) {
-			pc.watermark = t
+		p.timersFor(c, pc, e)
+		var fired Output
+		var moved bool
+		out, moved, err = pc.applyCredit(e, live, cr, &fired)
+		if moved {
+			putWatermark(c, pc)
 		}
-		out, err = p.Engine().ApplyCredit(live, cr)
+		p.emitFired(c, &fired)
 		if err == nil {
+			pc.input = true
 			// Where a recompute run would start: this credit is in the
 			// live figures.
 			pos := rec.Offset
@@ -322,6 +391,7 @@ func (p *Processor) apply(c *pipeline.Context[Entry], rec *kgo.Record) error {
 	}
 	p.emit(c, &out)
 	p.cfg.Metrics.applied(override, &out)
+	p.cfg.Metrics.timersFired(&out)
 	return nil
 }
 
@@ -397,12 +467,31 @@ func AppendPayable(b []byte, a *Accrual) []byte {
 	return append(b, '}')
 }
 
-// Tick implements pipeline.Ticker: every SweepInterval it sweeps the
-// partition's state (Engine.Sweep) and counts what is left.
+// Tick implements pipeline.Ticker: it fires the partition's timers that
+// are due (after a restore, and as IdleAdvance moves an idle partition's
+// watermark on), and every SweepInterval it sweeps the partition's state
+// (Engine.Sweep) and counts what is left.
 func (p *Processor) Tick(c *pipeline.Context[Entry], partition int32, now time.Time) {
-	p.refresh()
+	e := p.refresh()
 	pc := p.clock(partition, now)
 	p.prune(now)
+	p.timersFor(c, pc, e)
+	live := engineStore{c: c}
+	var fired Output
+	if p.cfg.IdleAdvance > 0 {
+		switch {
+		case pc.input || pc.idleSince.IsZero():
+			pc.input, pc.idleSince = false, now
+		case !pc.watermark.IsZero() && now.Sub(pc.idleSince) >= p.cfg.IdleAdvance:
+			pc.advance(e, live, pc.watermark.Add(now.Sub(pc.idleSince)), &fired)
+			pc.idleSince = now
+			putWatermark(c, pc)
+		}
+	}
+	if pc.timers.dueBy(pc.watermark) {
+		pc.advance(e, live, pc.watermark, &fired)
+	}
+	p.emitFired(c, &fired)
 	if now.Sub(pc.swept) < p.cfg.SweepInterval {
 		return
 	}

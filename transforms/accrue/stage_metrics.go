@@ -24,6 +24,8 @@ type Metrics struct {
 	flushSnaps         prometheus.Counter
 	flushPays          prometheus.Counter
 	flushOverrides     prometheus.Counter
+	timerNudges        *prometheus.CounterVec
+	timerBuilds        prometheus.Counter
 	versions           atomic.Int64
 	periods, sales     atomic.Int64
 }
@@ -73,6 +75,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.flushSnaps = flushed.WithLabelValues("snapshot")
 	m.flushPays = flushed.WithLabelValues("payable")
 	m.flushOverrides = flushed.WithLabelValues("override")
+	m.timerNudges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "timer_nudges_total",
+		Help: "Nudges fired by timers in event time, by kind (inactivity, period_ending).",
+	}, []string{"kind"})
+	m.timerBuilds = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "accrue", Subsystem: "accrual", Name: "timer_index_builds_total",
+		Help: "Times a partition's index of timers was rebuilt from its state: after it was assigned or restored, a transaction aborted, or the programs changed.",
+	})
 	entries := func(kind string, v *atomic.Int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "accrue", Subsystem: "accrual", Name: "state_entries",
@@ -80,7 +90,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			ConstLabels: prometheus.Labels{"kind": kind},
 		}, func() float64 { return float64(v.Load()) })
 	}
-	reg.MustRegister(inputs, flushed, m.deltas, m.expired, m.builds, m.refused, m.swept, m.runs, m.adjustments,
+	reg.MustRegister(inputs, flushed, m.timerNudges, m.timerBuilds, m.deltas, m.expired, m.builds, m.refused, m.swept, m.runs, m.adjustments,
 		entries("period", &m.periods), entries("sale", &m.sales),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "accrue", Subsystem: "accrual", Name: "engine_versions",
@@ -103,6 +113,23 @@ func (m *Metrics) applied(override bool, out *Output) {
 	}
 	if n := len(out.Expired); n > 0 {
 		m.expired.Add(float64(n))
+	}
+}
+
+func (m *Metrics) timersFired(out *Output) {
+	if m == nil {
+		return
+	}
+	for i := range out.Nudges {
+		if n := &out.Nudges[i]; n.timer() {
+			m.timerNudges.WithLabelValues(n.Kind).Inc()
+		}
+	}
+}
+
+func (m *Metrics) timersBuilt() {
+	if m != nil {
+		m.timerBuilds.Inc()
 	}
 }
 

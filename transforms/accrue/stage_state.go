@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/accrue/accrue/pipeline"
 )
@@ -14,19 +15,22 @@ import (
 //
 //	p/REP/PROGRAM/PERIOD, s/REP/SOURCE:TXN  State: the live figures and sales
 //	o                                       Position: the offset of the last credit applied live
+//	w                                       Watermark: the partition's event-time clock (timers.go)
 //	r                                       Run: the recompute run in progress on the partition
 //	x/p/…, x/s/…                            State: the run's shadow figures and sales
 //	q/SEQ                                   Parked: a live input held back while the run is in progress
 type Entry struct {
 	State
-	Position *int64       `json:"position,omitempty"`
-	Run      *RunState    `json:"run,omitempty"`
-	Parked   *ParkedInput `json:"parked,omitempty"`
+	Position  *int64       `json:"position,omitempty"`
+	Watermark *time.Time   `json:"watermark,omitempty"`
+	Run       *RunState    `json:"run,omitempty"`
+	Parked    *ParkedInput `json:"parked,omitempty"`
 }
 
 // Keys of the stage's own entries.
 const (
 	keyPosition  = "o"
+	keyWatermark = "w"
 	keyRun       = "r"
 	shadowPrefix = "x/"
 	parkedPrefix = "q/"
@@ -44,17 +48,18 @@ const tagStage = 'J'
 
 // stageEntry is the JSON of the stage's own entries.
 type stageEntry struct {
-	Position *int64       `json:"position,omitempty"`
-	Run      *RunState    `json:"run,omitempty"`
-	Parked   *ParkedInput `json:"parked,omitempty"`
+	Position  *int64       `json:"position,omitempty"`
+	Watermark *time.Time   `json:"watermark,omitempty"`
+	Run       *RunState    `json:"run,omitempty"`
+	Parked    *ParkedInput `json:"parked,omitempty"`
 }
 
 // Encode implements pipeline.Codec.
 func (EntryCodec) Encode(dst []byte, v Entry) []byte {
-	if v.Position == nil && v.Run == nil && v.Parked == nil {
+	if v.Position == nil && v.Watermark == nil && v.Run == nil && v.Parked == nil {
 		return Codec{}.Encode(dst, v.State)
 	}
-	b, err := json.Marshal(stageEntry{Position: v.Position, Run: v.Run, Parked: v.Parked})
+	b, err := json.Marshal(stageEntry{Position: v.Position, Watermark: v.Watermark, Run: v.Run, Parked: v.Parked})
 	if err != nil {
 		panic(fmt.Sprintf("accrue: encode state: %v", err))
 	}
@@ -72,15 +77,15 @@ func (EntryCodec) Decode(b []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("accrue state: %w", err)
 	}
 	n := 0
-	for _, set := range []bool{v.Position != nil, v.Run != nil, v.Parked != nil} {
+	for _, set := range []bool{v.Position != nil, v.Watermark != nil, v.Run != nil, v.Parked != nil} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		return Entry{}, fmt.Errorf("accrue state: want exactly one of position, run and parked")
+		return Entry{}, fmt.Errorf("accrue state: want exactly one of position, watermark, run and parked")
 	}
-	return Entry{Position: v.Position, Run: v.Run, Parked: v.Parked}, nil
+	return Entry{Position: v.Position, Watermark: v.Watermark, Run: v.Run, Parked: v.Parked}, nil
 }
 
 // engineStore is the engine's Store over the stage's state: live keys as
