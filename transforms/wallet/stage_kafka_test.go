@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -312,23 +311,31 @@ func TestStageOnKafka(t *testing.T) {
 		return len(tp.read(t, tp.ledger)) >= len(payables)-1
 	})
 
-	// Concurrent requests for R-1 through the HTTP endpoint, over a real
-	// socket: 24 keys of 9.00 to 13.00, with six of them sent twice at
-	// once, then one sent again later.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordDeliveryTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	// Concurrent requests for R-1 through `accrue serve-wallet`, over a
+	// real socket: 24 keys of 9.00 to 13.00, with six of them sent twice
+	// at once, then one sent again later.
 	token := "wallet-test-token-0123456789"
-	h, err := httpwallet.New(httpwallet.Config{Tokens: []string{token}, Topic: tp.redemptions}, cl)
-	if err != nil {
+	tokenFile := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokenFile, []byte("another-token-0123456789\n"+token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	httpAddr := freeAddr(t)
+	server := pt.StartProc(t, bin, dir, "serve-wallet", "--brokers", brokers[0], "serve-wallet", "--addr", httpAddr,
+		"--topic", tp.redemptions, "--token-file", tokenFile)
+	waitUntil(t, 30*time.Second, "serve-wallet to listen", func() {
+		if !server.Alive() {
+			server.Died()
+		}
+	}, func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	srvURL := "http://" + httpAddr
 	postTransfer := func(key, amount string) int {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+httpwallet.Path, strings.NewReader(
+		req, _ := http.NewRequest(http.MethodPost, srvURL+httpwallet.Path, strings.NewReader(
 			`{"rep_id":"R-1","type":"bank_transfer","amount":"`+amount+`","currency":"EUR"}`))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Idempotency-Key", key)
@@ -407,6 +414,7 @@ func TestStageOnKafka(t *testing.T) {
 	if spent.GreaterThan(credited["R-1"]) {
 		t.Fatalf("overdrawn: accepted %s with fees, balance %s", spent, credited["R-1"])
 	}
+	server.Stop()
 	t.Logf("R-1: %d requests at once (%d keys, 7 repeated): %d accepted for %s of %s with fees, %d refused for lack of balance",
 		nKeys+7, nKeys, accepted, spent, credited["R-1"], refused)
 
@@ -618,6 +626,9 @@ func TestStageOnKafka(t *testing.T) {
 		places[topic] = all.Bytes()
 	}
 	for place, b := range places {
+		if bytes.Contains(b, []byte(hex.EncodeToString(key))) {
+			t.Errorf("%s holds the sealing key", place)
+		}
 		for rep, n := range numbers {
 			if bytes.Contains(b, []byte(n)) || bytes.Contains(b, []byte(n[:len(n)-4])) {
 				t.Errorf("%s holds the account number of %s in clear", place, rep)
