@@ -32,7 +32,7 @@ func newWalletStageCmd(g *globals) *cobra.Command {
 	var keyFile, keyID, country, defaultPolicy string
 	var transferFees, catalogueFees, policies []string
 	var ttl, sweep, tick time.Duration
-	var attempts int
+	var attempts, parallelism int
 	cmd := &cobra.Command{
 		Use:   "wallet",
 		Short: "Keep every rep's wallet: ledger, bank account and penny drop, redemptions, payout instructions",
@@ -105,7 +105,7 @@ tables stop following their topics, then the admin server stops.`,
 				return usageError{err}
 			}
 			cfg := f.config(g, name, proc.Inputs(), reg)
-			cfg.DeadLetter, cfg.TickInterval = deadLetter, tick
+			cfg.DeadLetter, cfg.TickInterval, cfg.Parallelism = deadLetter, tick, parallelism
 			st, err := pipeline.NewStage[*wallet.State](cfg, wallet.Codec{}, proc)
 			if err != nil {
 				return usageError{err}
@@ -149,6 +149,7 @@ tables stop following their topics, then the admin server stops.`,
 	}
 	f.register(cmd)
 	fl := cmd.Flags()
+	fl.IntVar(&parallelism, "parallelism", 1, "partitions of a batch processed at once, each on a goroutine of its own")
 	fl.StringVar(&payable, "payable", wallet.TopicPayable, "input: payable amounts (payouts.payable records), keyed by rep")
 	fl.StringVar(&redemptions, "redemptions", wallet.TopicRedemptions, "input: redemption requests, keyed by rep")
 	fl.StringVar(&registrations, "registrations", wallet.TopicRegistrations, "input: bank-account registrations and confirmations, keyed by rep")
