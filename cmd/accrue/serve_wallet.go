@@ -21,7 +21,7 @@ import (
 func init() { commands = append(commands, newServeWalletCmd) }
 
 func newServeWalletCmd(g *globals) *cobra.Command {
-	var addr, tokenFile, topic string
+	var addr, tokenFile, topic, outcomesTopic string
 	var maxBody int64
 	var produceTimeout time.Duration
 	cmd := &cobra.Command{
@@ -39,11 +39,15 @@ func newServeWalletCmd(g *globals) *cobra.Command {
 stage's outcomes topic); 422 with the field and a reason code when the body
 is wrong or the Idempotency-Key header is missing; 401 without a valid
 bearer token; 413 when the body is too large; 429 with Retry-After when Kafka
-cannot take the request. Tokens come from ACCRUE_WALLET_TOKENS (comma
+cannot take the request.
+
+GET /v1/redemptions/{request_id} answers the request's latest outcome (the
+stage's record on --outcomes, which every instance follows whole), or 404
+while there is none. Tokens come from ACCRUE_WALLET_TOKENS (comma
 separated) or --token-file (one a line), at least 16 characters each.
 
-Shutdown: requests in flight are finished (up to 30s), then the Kafka
-client is closed.`,
+Shutdown: requests in flight are finished (up to 30s), then the outcomes
+stop being followed, then the Kafka client is closed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tokens, err := walletTokens(tokenFile)
@@ -56,36 +60,57 @@ client is closed.`,
 				return err
 			}
 			defer cl.Close()
-			h, err := httpwallet.New(httpwallet.Config{Tokens: tokens, Topic: topic, MaxBodyBytes: maxBody,
-				ProduceTimeout: produceTimeout}, cl)
+			hcfg := httpwallet.Config{Tokens: tokens, Topic: topic, MaxBodyBytes: maxBody, ProduceTimeout: produceTimeout}
+			if outcomesTopic != "" {
+				store := httpwallet.NewOutcomes(g.brokerList(), outcomesTopic, nil)
+				followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(cmd.Context()))
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					if err := store.Run(followCtx); err != nil {
+						slog.Error("outcomes are not followed: GET answers 404", "topic", outcomesTopic, "err", err)
+					}
+				}()
+				defer func() {
+					stopFollowing()
+					<-done
+				}()
+				hcfg.Outcomes = store
+			}
+			h, err := httpwallet.New(hcfg, cl)
 			if err != nil {
 				return usageError{err}
 			}
 			mux := http.NewServeMux()
 			mux.Handle(httpwallet.Path, h)
+			mux.Handle(httpwallet.Path+"/", h)
 			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			stopped := make(chan struct{})
 			go func() {
+				defer close(stopped)
 				<-cmd.Context().Done()
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				_ = srv.Shutdown(ctx)
+				_ = srv.Shutdown(ctx) // returns once the requests in flight are answered
 			}()
 			slog.Info("serving wallet redemptions", "addr", ln.Addr().String(), "topic", topic)
 			fmt.Fprintf(cmd.ErrOrStderr(), "listening on %s\n", ln.Addr())
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
+			<-stopped
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("ACCRUE_WALLET_ADDR", "127.0.0.1:8081"), "listen address (env ACCRUE_WALLET_ADDR)")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file of accepted bearer tokens, one a line (default: env ACCRUE_WALLET_TOKENS)")
 	cmd.Flags().StringVar(&topic, "topic", wallet.TopicRedemptions, "topic for the requests, keyed by rep")
+	cmd.Flags().StringVar(&outcomesTopic, "outcomes", wallet.TopicOutcomes, "the wallet stage's outcomes topic, followed to answer GET /v1/redemptions/{request_id} (empty: not served)")
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body")
 	cmd.Flags().DurationVar(&produceTimeout, "produce-timeout", 5*time.Second, "wait for Kafka before answering 429")
 	return cmd

@@ -10,6 +10,11 @@
 //	{"rep_id":"R-17","type":"bank_transfer","amount":"100.00","currency":"EUR"}
 //
 //	202  taken: {"request_id":…,"idempotency_key":…,"rep_id":…,"status":"pending"}
+//
+//	GET /v1/redemptions/{request_id}
+//
+//	200  the request's latest outcome, as the wallet stage wrote it
+//	404  no outcome yet (pending, or never taken), or outcomes not served
 //	400  the body is not a JSON object
 //	401  missing or wrong bearer token
 //	404  another path
@@ -66,6 +71,8 @@ type Config struct {
 	ProduceTimeout time.Duration
 	// RetryAfter is the Retry-After of a 429; default 5s.
 	RetryAfter time.Duration
+	// Outcomes answers GET /v1/redemptions/{request_id}; nil answers 404.
+	Outcomes OutcomeStore
 	// Now stamps requests; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -74,6 +81,12 @@ type Config struct {
 // Producer is the part of *kgo.Client the server uses.
 type Producer interface {
 	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// OutcomeStore gives a request's latest outcome (the wallet stage's
+// outcome record, JSON) by request id. Safe for concurrent use.
+type OutcomeStore interface {
+	Outcome(requestID string) (json.RawMessage, bool)
 }
 
 // Server is the http.Handler of the endpoint. Safe for concurrent use.
@@ -152,8 +165,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusUnauthorized, Problem{Error: "missing or invalid bearer token"})
 		return
 	}
+	if id, ok := strings.CutPrefix(r.URL.Path, Path+"/"); ok && id != "" && !strings.Contains(id, "/") {
+		s.get(w, r, id)
+		return
+	}
 	if r.URL.Path != Path {
-		reply(w, http.StatusNotFound, Problem{Error: "path must be " + Path})
+		reply(w, http.StatusNotFound, Problem{Error: "path must be " + Path + " or " + Path + "/{request_id}"})
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -197,6 +214,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, http.StatusAccepted, Accepted{RequestID: req.RequestID, IdempotencyKey: req.IdempotencyKey, RepID: req.RepID, Status: "pending"})
+}
+
+// get answers GET /v1/redemptions/{request_id} with the request's latest
+// outcome.
+func (s *Server) get(w http.ResponseWriter, r *http.Request, id string) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		reply(w, http.StatusMethodNotAllowed, Problem{Error: "use GET"})
+		return
+	}
+	if s.cfg.Outcomes == nil {
+		reply(w, http.StatusNotFound, Problem{Error: "outcomes are not served here: read the wallet's outcomes topic"})
+		return
+	}
+	o, ok := s.cfg.Outcomes.Outcome(id)
+	if !ok {
+		reply(w, http.StatusNotFound, Problem{Error: "no outcome for this request yet: it is pending, or was never taken"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(o)
 }
 
 // decode reads and checks the body and the key; on failure it returns the

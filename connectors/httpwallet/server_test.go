@@ -188,3 +188,62 @@ func TestNewRefusesShortTokens(t *testing.T) {
 		t.Fatal("no token was accepted")
 	}
 }
+
+func TestServerOutcomes(t *testing.T) {
+	store := NewOutcomes(nil, "outcomes", nil)
+	accepted := `{"idempotency_key":"click-7","rep_id":"R-17","type":"bank_transfer","status":"accepted","amount":"100.00"}`
+	paid := `{"idempotency_key":"click-7","rep_id":"R-17","type":"bank_transfer","status":"paid","amount":"100.00"}`
+	conflict := `{"idempotency_key":"click-7","rep_id":"R-17","type":"bank_transfer","status":"refused","reason":"idempotency_conflict"}`
+	for _, v := range []string{accepted, paid, conflict, `not json`} {
+		store.Apply(&kgo.Record{Value: []byte(v)})
+	}
+	h, err := New(Config{Tokens: []string{token}, Outcomes: store}, &fakeProducer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(method, path, auth string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	id := RequestID("R-17", "click-7")
+	if status, body := get(http.MethodGet, Path+"/"+id, "Bearer "+token); status != 200 || body != paid {
+		t.Fatalf("GET: %d %s, want the latest outcome %s", status, body, paid)
+	}
+	for _, c := range []struct {
+		method, path, auth string
+		status             int
+	}{
+		{http.MethodGet, Path + "/" + id, "", 401},
+		{http.MethodGet, Path + "/" + RequestID("R-17", "click-8"), "Bearer " + token, 404},
+		{http.MethodPost, Path + "/" + id, "Bearer " + token, 405},
+		{http.MethodGet, Path + "/" + id + "/x", "Bearer " + token, 404},
+	} {
+		if status, body := get(c.method, c.path, c.auth); status != c.status {
+			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, status, body, c.status)
+		}
+	}
+	h2, _ := New(Config{Tokens: []string{token}}, &fakeProducer{})
+	srv2 := httptest.NewServer(h2)
+	defer srv2.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv2.URL+Path+"/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET without a store: %d, want 404", resp.StatusCode)
+	}
+}

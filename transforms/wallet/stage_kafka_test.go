@@ -321,7 +321,7 @@ func TestStageOnKafka(t *testing.T) {
 	}
 	httpAddr := freeAddr(t)
 	server := pt.StartProc(t, bin, dir, "serve-wallet", "--brokers", brokers[0], "serve-wallet", "--addr", httpAddr,
-		"--topic", tp.redemptions, "--token-file", tokenFile)
+		"--topic", tp.redemptions, "--outcomes", tp.outcomes, "--token-file", tokenFile)
 	waitUntil(t, 30*time.Second, "serve-wallet to listen", func() {
 		if !server.Alive() {
 			server.Died()
@@ -413,6 +413,23 @@ func TestStageOnKafka(t *testing.T) {
 	}
 	if spent.GreaterThan(credited["R-1"]) {
 		t.Fatalf("overdrawn: accepted %s with fees, balance %s", spent, credited["R-1"])
+	}
+	// The endpoint answers each request's outcome by its id.
+	for _, k := range []string{"click-0", "click-23"} {
+		var got struct{ Status, Reason string }
+		waitUntil(t, 30*time.Second, "GET of "+k, nil, func() bool {
+			req, _ := http.NewRequest(http.MethodGet, srvURL+httpwallet.Path+"/"+httpwallet.RequestID("R-1", k), nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&got) == nil
+		})
+		if got.Status != first[k].Status || got.Reason != first[k].Reason {
+			t.Errorf("GET %s: %s %s, want %s %s", k, got.Status, got.Reason, first[k].Status, first[k].Reason)
+		}
 	}
 	server.Stop()
 	t.Logf("R-1: %d requests at once (%d keys, 7 repeated): %d accepted for %s of %s with fees, %d refused for lack of balance",
