@@ -155,3 +155,21 @@ func FuzzDecoders(f *testing.F) {
 		_ = RedactAccount(b)
 	})
 }
+
+// BenchmarkDecodeAndApplyRequest is the stage's path for a request:
+// decode the record, apply it to a wallet with a verified account.
+func BenchmarkDecodeAndApplyRequest(b *testing.B) {
+	w := newWallet(b)
+	s := verified(b, w, "1000000.00")
+	rec := []byte(`{"idempotency_key":"click-1","rep_id":"R-1","type":"bank_transfer","amount":"10.00","currency":"EUR"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := DecodeRequest(rec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := w.Apply(s, r.Input(t0, "DE")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
