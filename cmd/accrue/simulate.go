@@ -42,6 +42,10 @@ one JSON object a line sorted by program_id, period and rep_id:
   attainment, commission, spiff, override, earned, capped
 
 --nudges and --awards write the nudges and badges in the order they fired.
+Time-based nudges (inactivity, period_ending) fire as in one partition of
+the stage: the clock is the highest event time of the credits applied so
+far, in file order, and a timer fires as it passes (before the event that
+moved it); time does not pass between events or after the last.
 A summary goes to standard error: events read, credited, duplicates, rejected
 by reason, clawback_window_expired. Reference files are JSON lines, or CSV by
 their .csv name. Exit status 2 for an invalid program or an unreadable input.`,

@@ -22,7 +22,7 @@ func newAccrueStageCmd(g *globals) *cobra.Command {
 	var f stageFlags
 	var input, overrides, recompute, accruals, attainment, nudges, awards, payable, deadLetter string
 	var name, programsTopic, refPrefix string
-	var retention, sweep, tick time.Duration
+	var retention, sweep, tick, idleAdvance time.Duration
 	var parallelism int
 	cmd := &cobra.Command{
 		Use:   "accrue",
@@ -50,7 +50,15 @@ Every instance reads the whole programs topic and the reference topics
 any record: /readyz reports "programs" or "reference tables" until then.
 A program published while the stage runs applies to the credits processed
 after it arrives. Sales and periods are kept --retention in event time,
-swept every --sweep-interval. On a clean stop it prints its owned state as
+swept every --sweep-interval.
+
+Time-based nudges (inactivity, period_ending) fire in event time: each
+partition's watermark is the highest event time of the credits it applied,
+kept in its state. With --idle-advance, a partition that applied no credit
+for that long moves its watermark on by the wall-clock time elapsed (at its
+ticks, at most once per --idle-advance), so that the timers of partitions
+nobody sells on fire too; off by default, so that event time is the credits'
+alone and a replay fires the same timers. On a clean stop it prints its owned state as
 one JSON line: {"state_keys":…,"periods":…,"sales":…}.
 
 Shutdown order: the stage ends its batch and leaves its group, then the
@@ -60,6 +68,9 @@ admin server stops.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if retention <= 0 || sweep <= 0 || tick <= 0 {
 				return usageError{errors.New("--retention, --sweep-interval and --tick must be positive")}
+			}
+			if idleAdvance < 0 {
+				return usageError{errors.New("--idle-advance cannot be negative (0 turns it off)")}
 			}
 			reg := newRegistry()
 			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), Topics: refTopics(refPrefix),
@@ -107,7 +118,7 @@ admin server stops.`,
 			proc, err := accrue.NewProcessor(accrue.Config{
 				Tables: global.Tables(), Catalog: progs.Catalog(), Version: progs.Version,
 				Overrides: overrides, Recompute: recompute, Accruals: accruals, Attainment: attainment, Nudges: nudges, Awards: awards,
-				Payable: payable, Retention: retention, SweepInterval: sweep, TickInterval: tick,
+				Payable: payable, Retention: retention, SweepInterval: sweep, TickInterval: tick, IdleAdvance: idleAdvance,
 				Metrics: accrue.NewMetrics(reg),
 			})
 			if err != nil {
@@ -153,6 +164,7 @@ admin server stops.`,
 	fl.StringVar(&refPrefix, "ref-prefix", "ref.", "prefix of the reference topics: <prefix>reps, <prefix>products, ...")
 	fl.DurationVar(&retention, "retention", accrue.DefaultRetention, "how long (event time) sales and periods are kept for late returns, cancels and adjustments")
 	fl.DurationVar(&sweep, "sweep-interval", accrue.DefaultSweepInterval, "how often each partition's state is swept of what the retention left behind")
-	fl.DurationVar(&tick, "tick", pipeline.DefaultTickInterval, "how often partitions without new records are ticked (sweeps)")
+	fl.DurationVar(&tick, "tick", pipeline.DefaultTickInterval, "how often partitions without new records are ticked (sweeps, timers)")
+	fl.DurationVar(&idleAdvance, "idle-advance", 0, "move the event-time watermark of a partition that applied no credit for this long on by the wall-clock time elapsed, so its timers fire (0: off)")
 	return cmd
 }
