@@ -115,6 +115,11 @@ func TestAttainmentNudgeAwardRows(t *testing.T) {
 			Threshold: dec("0.50"), Attainment: dec("0.6"), EventID: "e1"},
 		{Kind: accrue.NudgeNearNextTier, ProgramID: "ae", Period: "2026-11", RepID: "R-1",
 			BandFrom: dec("1.0"), Gap: dec("400"), GapPlaces: 2, EventID: "e1"},
+		{Kind: accrue.NudgeInactivity, ProgramID: "ae", Period: "2026-11", RepID: "R-1", Days: 7,
+			LastSale: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC), At: time.Date(2026, 11, 10, 10, 0, 0, 0, time.UTC)},
+		{Kind: accrue.NudgePeriodEnding, ProgramID: "ae", Period: "2026-11", RepID: "R-1", Days: 5,
+			BandFrom: dec("1.0"), Gap: dec("400"), GapPlaces: 2, At: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
+			PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
 	}
 	nrows := nudgesTable.NewRows()
 	for _, n := range nudges {
@@ -127,6 +132,9 @@ func TestAttainmentNudgeAwardRows(t *testing.T) {
 		if ids[i] != nudges[i].ID() {
 			t.Errorf("nudge_id %q, the stage's id is %q", ids[i], nudges[i].ID())
 		}
+	}
+	if g := column(t, nudgesTable, nrows, "gap").([]*decimal.Decimal); g[2] != nil || g[3] == nil || !g[3].Equal(dec("400")) {
+		t.Errorf("gap %v", g)
 	}
 
 	award := accrue.Award{Badge: "quota-club", ProgramID: "ae", Period: "2026-11", RepID: "R-1", EventID: "e1"}

@@ -11,7 +11,10 @@ import (
 
 // nudgesTable maps nudges (accrue.Nudge's JSON) to table nudges. A nudge
 // fires once per program, period, rep, kind and threshold or band; its row
-// id is built as accrue.Nudge.ID builds it.
+// id is built as accrue.Nudge.ID builds it, or is the record's nudge_id
+// where it carries one (the nudges of timers: inactivity, with neither
+// threshold nor band, and period_ending, with band_from and gap). The
+// timers' days and times are not columns: the id names the stretch.
 var nudgesTable = &Table{
 	Kind: "nudges",
 	Name: "nudges",
@@ -60,14 +63,21 @@ func (r *nudgeRows) Add(rec *kgo.Record) error {
 			return err
 		}
 	}
-	at := d[0]
-	if kind == "near_next_tier" {
-		at = d[2]
+	id, err := str(get(v, "nudge_id"), nil)
+	if err != nil {
+		return fmt.Errorf("nudge_id: %w", err)
 	}
-	if at == nil {
-		return errors.New("a nudge names its threshold (attainment_crossed) or band_from (near_next_tier)")
+	if id == "" {
+		at := d[0]
+		if kind == "near_next_tier" {
+			at = d[2]
+		}
+		if at == nil {
+			return errors.New("a nudge names its threshold (attainment_crossed), band_from (near_next_tier) or nudge_id")
+		}
+		id = program + "/" + period + "/" + rep + "/" + kind + "/" + at.String()
 	}
-	r.nudgeID = append(r.nudgeID, program+"/"+period+"/"+rep+"/"+kind+"/"+at.String())
+	r.nudgeID = append(r.nudgeID, id)
 	r.kind = append(r.kind, kind)
 	r.programID = append(r.programID, program)
 	r.period = append(r.period, period)

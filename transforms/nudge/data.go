@@ -39,7 +39,7 @@ type CertificateRef struct {
 //
 //	.rep          {id, name, email} of the recipient
 //	.program      {id, name, currency, measure} of the program ({id, name: id} when unknown; for contest awards the contest's id and name)
-//	.band_rate    the rate of the band a near_next_tier nudge is near ("" when the program is unknown)
+//	.band_rate    the rate of the band a near_next_tier or period_ending nudge is near ("" when the program is unknown)
 //	.by_rep       {id, name} of the rep who overtook (leaderboard_overtaken)
 //	.badge_title  the badge's title (badge, and contest awards of a badge)
 //	.certificate  {code, uri} of an award's certificate, or nothing
@@ -64,7 +64,7 @@ func TemplateData(s *Subject, in DataInputs) map[string]any {
 	}
 	m["program"] = prog
 	switch s.Kind {
-	case KindNearNextTier:
+	case KindNearNextTier, KindPeriodEnding:
 		m["band_rate"] = ""
 		if p := in.Program; p != nil {
 			if from, err := toDecimal(s.Fields["band_from"]); err == nil {
@@ -100,6 +100,8 @@ func init() {
 	for kind, rec := range map[string]string{
 		KindAttainmentCrossed: `{"kind":"attainment_crossed","program_id":"ae-commission","period":"2026-11","rep_id":"R-17","threshold":"0.8","attainment":"0.8981","event_id":"erp-eu:SO-1003:sale"}`,
 		KindNearNextTier:      `{"kind":"near_next_tier","program_id":"ae-commission","period":"2026-11","rep_id":"R-17","band_from":"1.0","gap":"500.00","event_id":"erp-eu:SO-1004:sale"}`,
+		KindInactivity:        `{"kind":"inactivity","nudge_id":"ae-commission/2026-11/R-17/inactivity/2026-11-03T10:15:00Z","program_id":"ae-commission","period":"2026-11","rep_id":"R-17","days":7,"last_sale":"2026-11-03T10:15:00Z","at":"2026-11-10T10:15:00Z"}`,
+		KindPeriodEnding:      `{"kind":"period_ending","nudge_id":"ae-commission/2026-11/R-17/period_ending","program_id":"ae-commission","period":"2026-11","rep_id":"R-17","days_before":5,"period_end":"2026-12-01T00:00:00Z","band_from":"1.0","gap":"500.00","at":"2026-11-26T00:00:00Z"}`,
 		KindTopN:              `{"kind":"leaderboard_top_n","nudge_id":"ae-commission/2026-11/R-17/leaderboard_top_n/10","program_id":"ae-commission","period":"2026-11","rep_id":"R-17","rank":7,"top_n":10,"rank_by":"measure","score":"41250.00","currency":"USD","event_id":"erp:SO-9:sale"}`,
 		KindOvertaken:         `{"kind":"leaderboard_overtaken","nudge_id":"ae-commission/2026-11/R-17/leaderboard_overtaken/R-3/12","program_id":"ae-commission","period":"2026-11","rep_id":"R-17","rank":3,"previous_rank":2,"rank_by":"measure","score":"40000.00","by_rep_id":"R-3","by_score":"41250.00","currency":"USD","event_id":"erp:SO-9:sale"}`,
 	} {

@@ -13,6 +13,10 @@ import (
 const (
 	KindAttainmentCrossed = "attainment_crossed"
 	KindNearNextTier      = "near_next_tier"
+	// The nudges of the accrual stage's timers carry their id in
+	// nudge_id.
+	KindInactivity   = "inactivity"
+	KindPeriodEnding = "period_ending"
 )
 
 // Kinds of awards, for templates and throttling: a badge of a program, and
