@@ -30,6 +30,9 @@ programs exactly once, and reports everything to ClickHouse.`,
 				return usageError{err}
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+			if longRunning(cmd) {
+				slog.Info("starting", startAttrs(cmd)...)
+			}
 			return nil
 		},
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -10,19 +9,15 @@ import (
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version of this binary",
+		Short: "Print the version, commit and build time of this binary",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			v := "(devel)"
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				v = bi.Main.Version
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
-						v += " " + s.Value
-					}
-				}
+			b := buildInfo()
+			modified := ""
+			if b.Modified {
+				modified = " (modified)"
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "accrue", v)
+			fmt.Fprintf(cmd.OutOrStdout(), "accrue %s commit %s%s built %s %s\n", b.Version, b.Commit, modified, b.Time, b.Go)
 		},
 	}
 }
