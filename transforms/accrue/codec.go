@@ -22,7 +22,10 @@ import (
 //     as varints, booleans as a byte, lists as a uvarint count and the
 //     items, a decimal as its exponent and coefficient (so "10.50" stays
 //     "10.50"; binenc.AppendDecimal, one encoding per value), a time as
-//     Unix seconds and nanoseconds, read back in UTC.
+//     Unix seconds and nanoseconds, read back in UTC;
+//   - a PeriodState whose timer fields are set (a program with time-based
+//     nudges) ends with them: LastSale, Idle, Ending. Without them it ends
+//     after Badges, as values did before timers existed.
 //
 // Decode also reads the JSON that earlier versions wrote (a value starting
 // with '{').
