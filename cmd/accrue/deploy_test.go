@@ -235,7 +235,7 @@ func TestComposeFile(t *testing.T) {
 	}
 	sort.Strings(commands)
 	for _, want := range []string{"topics create", "clickhouse migrate", "program publish", "serve --addr", "stage ingest",
-		"stage link", "stage accrue", "stage leaderboard", "stage deliver", "stage contest", "sink clickhouse"} {
+		"stage link", "stage accrue", "stage leaderboard", "stage deliver", "stage contest", "stage wallet", "serve-wallet --addr", "sink clickhouse"} {
 		found := false
 		for _, c := range commands {
 			found = found || c == want

@@ -331,7 +331,7 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("ScaledObject %s: minReplicaCount should be the Deployment's replicas", so.Metadata.Name)
 		}
 	}
-	for _, want := range []string{"ingest", "link", "accrue", "leaderboard", "deliver", "contest", "sink-clickhouse", "serve"} {
+	for _, want := range []string{"ingest", "link", "accrue", "leaderboard", "deliver", "contest", "wallet", "sink-clickhouse", "serve"} {
 		if !components[want] {
 			t.Errorf("no Deployment of %s", want)
 		}
