@@ -79,8 +79,9 @@ func (e *Engine) timerDue(ps *PeriodState) (due time.Time, ok bool) {
 //     in force on that day (an active period);
 //   - period_ending: due when w reaches the period's end less days_before;
 //     the nudge is sent when the period is still open (w before its end),
-//     a version is in force that day, and the gap to the next band is
-//     positive and within reach. Checked once per period, sent or not.
+//     a version is in force that day, the rep has figures of their own in
+//     it (not only overrides), and the gap to the next band is positive
+//     and within reach. Checked once per period, sent or not.
 func (e *Engine) fireTimers(s Store, key string, w time.Time, out *Output) {
 	st, ok := s.Get(key)
 	if !ok || st.Period == nil {
@@ -113,7 +114,10 @@ func (e *Engine) fireTimers(s Store, key string, w time.Time, out *Output) {
 				cur = ps.clone()
 			}
 			cur.Ending = true
-			if w.Before(end) && f.inForce(localDate(at, f.loc)) != nil {
+			// A manager whose period holds only overrides sold nothing
+			// in it: no tier is within their reach.
+			own := !ps.Measure.IsZero() || !ps.Count.IsZero()
+			if own && w.Before(end) && f.inForce(localDate(at, f.loc)) != nil {
 				if nu, ok := e.ending(f, v, ps, n, at, end); ok {
 					out.Nudges = append(out.Nudges, nu)
 				}

@@ -314,3 +314,27 @@ func TestTimerCodecRoundTrip(t *testing.T) {
 		t.Fatalf("without timers: %+v %v", back.Period, err)
 	}
 }
+
+// A manager whose period holds only the overrides of reports is not told
+// how far the next tier is: they sold nothing in it.
+func TestPeriodEndingNotForOverridesOnly(t *testing.T) {
+	r := newTimerRun(t, plan(periodEnding(5, "0.6"), func(p *program.Program) {
+		p.Overrides = []program.Override{{Level: 1, Rate: d("0.01")}}
+	}))
+	var fired Output
+	out, _, err := r.k.applyCredit(r.e, r.s, credit(t, nil, sale("a1", "2026-11-10", "R-1", "4000 USD"), "R-1"), &fired)
+	if err != nil || len(out.Overrides) != 1 {
+		t.Fatalf("%v %v", err, out.Overrides)
+	}
+	if _, err := r.k.applyOverride(r.e, r.s, &out.Overrides[0]); err != nil {
+		t.Fatal(err)
+	}
+	r.sale("c1", "2026-11-27", "R-3", "100 USD")
+	got := r.ids("period_ending")
+	if len(got) != 2 || strings.Contains(strings.Join(got, ""), `"rep_id":"M-1"`) {
+		t.Fatalf("period_ending: %v", got)
+	}
+	if st, _ := r.s.Get(PeriodKey("ae", "2026-11", "M-1")); !st.Period.Ending {
+		t.Errorf("the manager's period was not checked")
+	}
+}
