@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/sinks/clickhouse"
@@ -188,17 +189,28 @@ func checkBrokers(ctx context.Context, c Config, adm *kadm.Client) Result {
 		r.Fix = "start Kafka or correct --brokers (env ACCRUE_KAFKA_BROKERS); locally: deploy/local/stack.sh up kafka"
 		return r
 	}
-	var versions, failed []string
+	var versions, failed, old []string
 	for _, v := range vs.Sorted() {
 		if v.Err != nil {
 			failed = append(failed, fmt.Sprintf("broker %d: %v", v.NodeID, v.Err))
 			continue
 		}
 		versions = append(versions, fmt.Sprintf("broker %d %s", v.NodeID, v.VersionGuess()))
+		// Exactly once needs offsets committed in a transaction with the
+		// group's generation (KIP-447: TxnOffsetCommit v3, Kafka 2.5).
+		if max, ok := v.KeyMaxVersion(kmsg.TxnOffsetCommit.Int16()); !ok || max < 3 {
+			old = append(old, fmt.Sprintf("broker %d (%s)", v.NodeID, v.VersionGuess()))
+		}
 	}
 	if len(failed) > 0 {
 		r.Message = fmt.Sprintf("%d of %d brokers do not answer: %s", len(failed), len(vs), strings.Join(failed, "; "))
 		r.Fix = "check the brokers named, and that their advertised listeners are reachable from here"
+		return r
+	}
+	if len(old) > 0 {
+		r.Message = fmt.Sprintf("%s too old: accrue's exactly-once transactions need Kafka 2.5 or later (KIP-447)",
+			strings.Join(old, ", "))
+		r.Fix = "upgrade the brokers to Kafka 2.5 or later (accrue is tested on 4.1)"
 		return r
 	}
 	r.OK = true

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	ddl "github.com/accrue/accrue/deploy/clickhouse"
 	"github.com/accrue/accrue/pipeline"
@@ -274,5 +276,22 @@ func TestDoctorClickHouseSchema(t *testing.T) {
 	}
 	if r := run(ms); !r.OK || !strings.Contains(r.Message, fmt.Sprintf("all %d migrations", len(ms))) {
 		t.Errorf("up to date: %s", r)
+	}
+}
+
+// TestDoctorOldBroker reports brokers that predate KIP-447 (Kafka 2.5):
+// the stages' transactions need it. A fake cluster speaks 2.4's protocol.
+func TestDoctorOldBroker(t *testing.T) {
+	for _, c := range []struct {
+		v  *kversion.Versions
+		ok bool
+	}{{kversion.V2_4_0(), false}, {kversion.V2_5_0(), true}} {
+		_, brokers := pt.Fake(t, kfake.MaxVersions(c.v))
+		rs := Run(context.Background(), Config{Brokers: brokers, Topics: []pipeline.Topic{}, Groups: []CoPartition{},
+			Timeout: 5 * time.Second})
+		r := find(t, rs, "kafka")
+		if r.OK != c.ok || (!c.ok && !strings.Contains(r.Message, "need Kafka 2.5 or later")) {
+			t.Errorf("broker speaking %v: %s", c.v.VersionGuess(), r)
+		}
 	}
 }
