@@ -72,7 +72,7 @@ func longRunning(cmd *cobra.Command) bool {
 
 // secretName matches flags and environment variables whose values are
 // secrets; names of files holding one (…-file, …_FILE) and key ids are not.
-var secretName = regexp.MustCompile(`(?i)(password|secret|token|key|credential|iban|accounts|sasl)`)
+var secretName = regexp.MustCompile(`(?i)(password|secret|token|key|credential|iban|sasl)`)
 
 func isSecret(name string) bool {
 	n := strings.ToLower(name)
@@ -83,7 +83,7 @@ func isSecret(name string) bool {
 }
 
 // redact returns value as it may be logged: "[redacted]" for a secret's,
-// URLs without their password.
+// URLs without their password and query.
 func redact(name, value string) string {
 	if isSecret(name) {
 		if value == "" {
@@ -92,7 +92,11 @@ func redact(name, value string) string {
 		return "[redacted]"
 	}
 	if strings.Contains(value, "://") {
-		if u, err := url.Parse(value); err == nil && u.User != nil {
+		// A URL may carry a password, or a token in its query.
+		if u, err := url.Parse(value); err == nil && (u.User != nil || u.RawQuery != "") {
+			if u.RawQuery != "" {
+				u.RawQuery = "redacted"
+			}
 			return u.Redacted()
 		}
 	}

@@ -50,9 +50,12 @@ func TestStartLogRedacts(t *testing.T) {
 	if n < 8 {
 		t.Errorf("only %d long-running commands found", n)
 	}
+	if got := redact("url", "https://u:"+planted+"@h.test/x?token="+planted); strings.Contains(got, planted) {
+		t.Errorf("a URL's password or query reached the log: %s", got)
+	}
 	for name, secret := range map[string]bool{"clickhouse-password-file": false, "ACCRUE_WEBHOOK_SECRET": true,
 		"ACCRUE_WALLET_KEY_ID": false, "key-id": false, "ACCRUE_INGEST_TOKENS": true, "token-file": false, "brokers": false,
-		"ACCRUE_PAYOUT_DEBTOR_IBAN": true} {
+		"ACCRUE_PAYOUT_DEBTOR_IBAN": true, "accounts": false, "ACCRUE_PAYOUT_ACCOUNTS": false} {
 		if isSecret(name) != secret {
 			t.Errorf("isSecret(%s) = %v", name, !secret)
 		}
