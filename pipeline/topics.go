@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -125,5 +126,57 @@ func CreateTopics(ctx context.Context, adm *kadm.Client, ts []Topic, partitions 
 			errs = append(errs, fmt.Errorf("create %s: %w", t.Name, resp.Err))
 		}
 	}
+	if len(errs) == 0 {
+		var created []string
+		for _, r := range out {
+			if r.Created {
+				created = append(created, r.Topic)
+			}
+		}
+		if err := WaitLeaders(ctx, adm, created...); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return out, errors.Join(errs...)
+}
+
+// WaitLeaders waits until every partition of topics has a leader. A topic
+// is created before its partitions have leaders, and a client that asks for
+// it meanwhile is told it does not exist (UNKNOWN_TOPIC_OR_PARTITION) and
+// gives up after a few tries: a tool that creates topics and hands them on
+// waits here first.
+func WaitLeaders(ctx context.Context, adm *kadm.Client, topics ...string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	for {
+		details, err := adm.ListTopics(ctx, topics...)
+		waiting := ""
+		if err != nil {
+			waiting = err.Error()
+		}
+		for _, t := range topics {
+			d, ok := details[t]
+			switch {
+			case waiting != "":
+			case !ok || d.Err != nil:
+				waiting = t + " is not in the metadata yet"
+			default:
+				for _, p := range d.Partitions {
+					if p.Err != nil || p.Leader < 0 {
+						waiting = fmt.Sprintf("%s[%d] has no leader yet", t, p.Partition)
+						break
+					}
+				}
+			}
+		}
+		if waiting == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topics created, but %s: %w", waiting, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -121,34 +121,9 @@ func CreateTopics(tb testing.TB, brokers []string, partitions int32, topics []st
 			tb.Fatalf("create topic %s: %v", t, err)
 		}
 	}
-	// CreateTopics returns before a new topic's partitions have leaders;
-	// a client that asks for the topic meanwhile is told it does not
-	// exist (UNKNOWN_TOPIC_OR_PARTITION) and gives up after a few tries,
-	// sooner on a loaded machine. Wait until every partition leads.
-	all := append(append([]string{}, topics...), compacted...)
-	for {
-		details, err := adm.ListTopics(ctx, all...)
-		ready := err == nil
-		for _, t := range all {
-			d, ok := details[t]
-			if !ok || d.Err != nil || int32(len(d.Partitions)) != partitions {
-				ready = false
-				break
-			}
-			for _, p := range d.Partitions {
-				if p.Err != nil || p.Leader < 0 {
-					ready = false
-				}
-			}
-		}
-		if ready {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatalf("topics %v created but their partitions have no leader after 30s: %v", all, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+	// A new topic's partitions get leaders after CreateTopic answers.
+	if err := pipeline.WaitLeaders(ctx, adm, append(append([]string{}, topics...), compacted...)...); err != nil {
+		tb.Fatal(err)
 	}
 }
 
