@@ -318,6 +318,9 @@ func TestKubernetesManifests(t *testing.T) {
 					t.Errorf("ScaledObject %s: unknown Kafka scaler key %q", so.Metadata.Name, k)
 				}
 			}
+			if b := tr.Metadata["bootstrapServers"]; b != configMaps["accrue-config"].Data["ACCRUE_KAFKA_BROKERS"] {
+				t.Errorf("ScaledObject %s: bootstrapServers %q are not ACCRUE_KAFKA_BROKERS of accrue-config", so.Metadata.Name, b)
+			}
 			// The group is the stage's: accrue-<name>, or the sink's.
 			want := "accrue-" + c.Args[1]
 			if c.Args[0] == "sink" {
