@@ -338,3 +338,24 @@ func TestPeriodEndingNotForOverridesOnly(t *testing.T) {
 		t.Errorf("the manager's period was not checked")
 	}
 }
+
+// accrue simulate fires timers as the events' clock passes them, in file
+// order, through the same code as the stage's partitions.
+func TestSimulationFiresTimers(t *testing.T) {
+	tb := tables(t, defaultReps, "", defaultFX)
+	events := []string{
+		sale("a1", "2026-11-02", "R-1", "4000 USD"),
+		sale("b1", "2026-11-05", "R-2", "100 USD"),
+		sale("b2", "2026-11-10", "R-2", "100 USD"),
+		sale("c1", "2026-11-26T01:00:00Z", "R-3", "100 USD"),
+	}
+	r := simulate(t, []*program.Program{plan(inactivity(7), periodEnding(5, "0.2"))}, tb, events)
+	want := []string{
+		`{"kind":"inactivity","nudge_id":"ae/2026-11/R-1/inactivity/2026-11-02T10:00:00Z","program_id":"ae","period":"2026-11","rep_id":"R-1","days":7,"last_sale":"2026-11-02T10:00:00Z","at":"2026-11-09T10:00:00Z"}`,
+		`{"kind":"inactivity","nudge_id":"ae/2026-11/R-2/inactivity/2026-11-10T10:00:00Z","program_id":"ae","period":"2026-11","rep_id":"R-2","days":7,"last_sale":"2026-11-10T10:00:00Z","at":"2026-11-17T10:00:00Z"}`,
+		`{"kind":"period_ending","nudge_id":"ae/2026-11/R-1/period_ending","program_id":"ae","period":"2026-11","rep_id":"R-1","days_before":5,"period_end":"2026-12-01T00:00:00Z","band_from":"0.5","gap":"1000.00","at":"2026-11-26T00:00:00Z"}`,
+	}
+	if !slices.Equal(r.nudges, want) {
+		t.Fatalf("nudges:\n got %s\nwant %s", strings.Join(r.nudges, "\n"), strings.Join(want, "\n"))
+	}
+}
