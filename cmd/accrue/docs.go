@@ -239,8 +239,46 @@ func escapeCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-// example is the command's own example, or its path with a value for each
-// flag that has no default.
+// examples are the reference's example of each command without an Example
+// of its own: typical invocations, checked by a test to parse with the
+// binary's flags.
+var examples = map[string]string{
+	"accrue certificate verify": "ACCRUE_CERTIFICATE_KEY=... accrue certificate verify K7QF-2M9X-PLAT --certificates /var/lib/accrue/certificates",
+	"accrue clickhouse migrate": "accrue clickhouse migrate --clickhouse-addr clickhouse:9000 --database accrue",
+	"accrue connector run":      "accrue connector run --config connectors/examples/crm-opportunities.yaml --gate connectors/examples/gatekeepers/gate.yaml --input connectors/examples/crm-opportunities.ndjson --out /tmp/crm",
+	"accrue contest validate":   "accrue contest validate contests/*.yaml",
+	"accrue demo":               "accrue demo --duration 30s",
+	"accrue dlq export":         "accrue dlq export --topic sales.rejected --reason invalid_amount -o fix.jsonl",
+	"accrue dlq replay":         "accrue dlq replay --topic sales.rejected --reason unknown_rep --dry-run",
+	"accrue import":             "accrue import --source raw.pos=pos.yaml --gate gate.yaml export-2026-11.csv",
+	"accrue payouts export":     "accrue payouts export --period 2026-11 --format csv -o payouts-2026-11.csv",
+	"accrue program list":       "accrue program list",
+	"accrue program publish":    "accrue program publish docs/programs/ae-commission.yaml",
+	"accrue program show":       "accrue program show ae-commission --version 3",
+	"accrue program validate":   "accrue program validate docs/programs/*.yaml",
+	"accrue recompute":          "accrue recompute --program ae-commission --from 2026-07",
+	"accrue ref load":           "accrue ref load --kind reps reps.jsonl",
+	"accrue serve":              "ACCRUE_INGEST_TOKENS=... accrue serve --source raw.crm=crm.yaml --gate gate.yaml --addr :8080",
+	"accrue serve-wallet":       "ACCRUE_WALLET_TOKENS=... accrue serve-wallet --addr :8081",
+	"accrue simulate":           "accrue simulate --program docs/programs/ae-commission.yaml --reps reps.jsonl --events sales.jsonl",
+	"accrue sink clickhouse":    "accrue sink clickhouse --clickhouse-addr clickhouse:9000 --batch-rows 50000 --batch-interval 1s",
+	"accrue sink webhook":       "ACCRUE_WEBHOOK_SECRET=... accrue sink webhook --url https://payouts.example.com/hooks/accrue --topics payouts.payable",
+	"accrue stage accrue":       "accrue stage accrue --parallelism 2 --retention 9600h",
+	"accrue stage contest":      "accrue stage contest --contest contests/q4-race.yaml",
+	"accrue stage count":        "accrue stage count --input in --output out",
+	"accrue stage dedupe":       "accrue stage dedupe --gate gate.yaml",
+	"accrue stage deliver":      "accrue stage deliver --config deploy/templates/delivery.yaml --certificates /var/lib/accrue/certificates",
+	"accrue stage ingest":       "accrue stage ingest --source raw.crm=crm.yaml --source raw.pos=pos.yaml --gate gate.yaml",
+	"accrue stage leaderboard":  "accrue stage leaderboard --top-n 10 --rank-by measure",
+	"accrue stage link":         "accrue stage link --gate gate.yaml --park-deadline 24h",
+	"accrue stage wallet":       "ACCRUE_WALLET_KEY=... accrue stage wallet --transfer-fee EUR=0.50 --policy ae-commission=period_close",
+	"accrue topics create":      "accrue topics create --partitions 12 --replication-factor 3",
+	"accrue topics list":        "accrue topics list",
+	"accrue version":            "accrue version",
+}
+
+// example is the command's own example, else the one of examples, else
+// its synopsis.
 func example(c *cobra.Command) string {
 	if c.Example != "" {
 		lines := strings.Split(c.Example, "\n")
@@ -249,22 +287,8 @@ func example(c *cobra.Command) string {
 		}
 		return strings.Join(lines, "\n")
 	}
-	parts := []string{c.CommandPath()}
-	if use := strings.Fields(c.Use); len(use) > 1 {
-		parts = append(parts, use[1:]...)
+	if e, ok := examples[c.CommandPath()]; ok {
+		return e
 	}
-	c.LocalFlags().VisitAll(func(f *pflag.Flag) {
-		if f.Hidden || f.Name == "help" || f.DefValue != "" && f.DefValue != "[]" || f.Value.Type() == "bool" {
-			return
-		}
-		if strings.Contains(f.Usage, "(env ") || strings.Contains(f.Usage, "env ACCRUE_") {
-			return // usually given through the environment
-		}
-		varname, _ := pflag.UnquoteUsage(f)
-		if varname == "" || varname == "string" || varname == "stringArray" || varname == "strings" {
-			varname = strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		}
-		parts = append(parts, "--"+f.Name, varname)
-	})
-	return strings.Join(parts, " ")
+	return c.UseLine()
 }

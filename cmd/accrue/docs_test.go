@@ -57,6 +57,24 @@ func TestConfigurationReference(t *testing.T) {
 		}
 	}
 
+	// Every example runs with the binary's commands and flags.
+	for path, e := range examples {
+		args := strings.Fields(e)
+		for len(args) > 0 && strings.Contains(args[0], "=") {
+			args = args[1:] // environment
+		}
+		if len(args) == 0 || args[0] != "accrue" {
+			t.Errorf("example of %s does not run accrue: %s", path, e)
+			continue
+		}
+		if err := checkInvocation(args[1:]); err != nil {
+			t.Errorf("example of %s: %v", path, err)
+		}
+		if c, _, err := newRoot().Find(args[1:]); err != nil || c.CommandPath() != path {
+			t.Errorf("example of %s runs another command: %s", path, e)
+		}
+	}
+
 	path := filepath.Join(repoRoot, "docs/configuration.md")
 	committed, err := os.ReadFile(path)
 	if err != nil {
