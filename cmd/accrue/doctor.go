@@ -23,6 +23,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 	var f chFlags
 	var noClickHouse, lag bool
 	var maxLag int64
+	var lagGroups []string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "doctor",
@@ -56,7 +57,7 @@ a usage error.`,
 			if timeout <= 0 {
 				return usageError{fmt.Errorf("--timeout must be positive")}
 			}
-			cfg := doctor.Config{Brokers: g.brokerList(), Lag: lag, MaxLag: maxLag, Timeout: timeout}
+			cfg := doctor.Config{Brokers: g.brokerList(), Lag: lag, LagGroups: lagGroups, MaxLag: maxLag, Timeout: timeout}
 			if !noClickHouse {
 				o, err := f.options()
 				if err != nil {
@@ -82,6 +83,8 @@ a usage error.`,
 	f.register(cmd)
 	cmd.Flags().BoolVar(&noClickHouse, "no-clickhouse", false, "check Kafka only")
 	cmd.Flags().BoolVar(&lag, "lag", false, "also report each stage's consumer group lag")
+	cmd.Flags().StringSliceVar(&lagGroups, "lag-groups", doctor.StageGroups,
+		"with --lag: the consumer groups to report (a stage run with --name NAME has group accrue-NAME)")
 	cmd.Flags().Int64Var(&maxLag, "max-lag", 0, "with --lag: records a group may lag before it is a problem (0: no limit)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "longest wait for each server")
 	return cmd
