@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -367,6 +368,30 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if fmt.Sprint(steps) != "[topics create clickhouse migrate]" {
 		t.Errorf("the init job runs %q, want topics create, then clickhouse migrate", steps)
+	}
+	// No stage may scale past the partitions the init job creates: the
+	// instances beyond them would idle.
+	partitions := int32(0)
+	for _, j := range m.jobs {
+		for _, c := range j.Spec.Template.Spec.InitContainers {
+			for i, a := range c.Args {
+				if a == "--partitions" && i+1 < len(c.Args) {
+					n, err := strconv.Atoi(c.Args[i+1])
+					if err != nil {
+						t.Fatal(err)
+					}
+					partitions = int32(n)
+				}
+			}
+		}
+	}
+	if partitions == 0 {
+		t.Error("the init job does not set --partitions")
+	}
+	for _, so := range m.scaled {
+		if so.Spec.MaxReplicaCount == nil || *so.Spec.MaxReplicaCount > partitions {
+			t.Errorf("ScaledObject %s: maxReplicaCount must be set and at most the %d partitions", so.Metadata.Name, partitions)
+		}
 	}
 
 	// The sources ConfigMap carries the repository's examples as they are.
