@@ -404,6 +404,43 @@ func checkClickHouse(ctx context.Context, c Config) []Result {
 			last = res.Present[n-1].Name
 		}
 		schema.Message = fmt.Sprintf("database %s has all %d migrations of this binary (last %s)", db, len(res.Present), last)
+		if newer, err := newerMigrations(ctx, o, c.Migrations); err == nil && len(newer) > 0 {
+			// Migrations only add, so an older binary still runs; worth
+			// knowing during a rollback.
+			schema.Message += fmt.Sprintf(", and %d newer than this binary (%s): the binary is older than the schema",
+				len(newer), strings.Join(newer, ", "))
+		}
 	}
 	return []Result{reach, schema}
+}
+
+// newerMigrations names the migrations recorded in the database that ms
+// does not have.
+func newerMigrations(ctx context.Context, o clickhouse.Options, ms []clickhouse.Migration) ([]string, error) {
+	conn, err := o.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	known := map[uint32]bool{}
+	for _, m := range ms {
+		known[uint32(m.Version)] = true
+	}
+	rows, err := conn.Query(ctx, "SELECT version, name FROM "+clickhouse.MigrationsTable+" FINAL ORDER BY version")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v uint32
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			return nil, err
+		}
+		if !known[v] {
+			out = append(out, name)
+		}
+	}
+	return out, rows.Err()
 }

@@ -274,8 +274,13 @@ func TestDoctorClickHouseSchema(t *testing.T) {
 	if _, err := clickhouse.Migrate(ctx, o, ms, clickhouse.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if r := run(ms); !r.OK || !strings.Contains(r.Message, fmt.Sprintf("all %d migrations", len(ms))) {
+	if r := run(ms); !r.OK || !strings.Contains(r.Message, fmt.Sprintf("all %d migrations", len(ms))) ||
+		strings.Contains(r.Message, "newer") {
 		t.Errorf("up to date: %s", r)
+	}
+	// A binary older than the schema: healthy, and said.
+	if r := run(ms[:len(ms)-1]); !r.OK || !strings.Contains(r.Message, "1 newer than this binary ("+ms[len(ms)-1].Name+")") {
+		t.Errorf("older binary: %s", r)
 	}
 }
 
