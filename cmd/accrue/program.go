@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -103,7 +102,7 @@ with exit status 2; publish a plan that changes them under a new id. Run one pub
 				}
 				at := time.Now()
 				if err := publishTxn(ctx, g, topic, fresh, at); err != nil {
-					return fmt.Errorf("nothing published: %w", err)
+					return fmt.Errorf("publish to %s: %w", topic, err) // says whether anything was
 				}
 				for _, lp := range fresh {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s: published %s (digest %s)\n", lp.file, lp.Key(), short(lp.Digest))
@@ -263,49 +262,16 @@ func publishTxn(ctx context.Context, g *globals, topic string, ps []loaded, at t
 		return err
 	}
 	defer cl.Close()
-	if err := cl.BeginTransaction(); err != nil {
-		return err
-	}
-	var written pipeline.Written
-	var failed error
-	var mu sync.Mutex
-	promise := func(r *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			failed = errors.Join(failed, err)
-			mu.Unlock()
-			return
-		}
-		written.Note(r)
-	}
+	recs := make([]*kgo.Record, 0, len(ps))
 	for _, lp := range ps {
 		pb := program.NewPublication(lp.Program, at)
 		value, err := pb.Value()
 		if err != nil {
-			_ = cl.EndTransaction(context.Background(), kgo.TryAbort)
 			return err
 		}
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: pb.Key(), Value: value}, promise)
+		recs = append(recs, &kgo.Record{Topic: topic, Key: pb.Key(), Value: value})
 	}
-	err = cl.Flush(ctx)
-	mu.Lock()
-	err = errors.Join(err, failed)
-	mu.Unlock()
-	if err != nil {
-		_ = cl.AbortBufferedRecords(context.Background())
-		_ = cl.EndTransaction(context.Background(), kgo.TryAbort)
-		return err
-	}
-	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	// Return only once readers see the publication.
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := written.WaitVisible(wctx, cl, topic); err != nil {
-		return fmt.Errorf("committed, but not yet readable: %w", err)
-	}
-	return nil
+	return pipeline.PublishTxn(ctx, cl, recs, nil)
 }
 
 func summary(p *program.Program) string {
