@@ -149,6 +149,16 @@ func TestImageBinary(t *testing.T) {
 		t.Errorf("version: %v: %q, want it to start with %q", err, out, want)
 	}
 
+	// The doctor's exit statuses, as main maps them: 1 for problems, 2 for
+	// a usage error.
+	for args, want := range map[string]int{"doctor --brokers 127.0.0.1:1 --no-clickhouse --timeout 1s": 1, "doctor --no-such-flag": 2} {
+		err := exec.Command(bin, strings.Fields(args)...).Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != want {
+			t.Errorf("accrue %s: %v, want exit status %d", args, err, want)
+		}
+	}
+
 	// A stage against a broker that is not there: it logs its start line,
 	// then waits for the broker until it is stopped.
 	const planted = "planted-Secret-4711"
