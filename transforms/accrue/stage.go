@@ -415,35 +415,36 @@ func (p *Processor) emit(c *pipeline.Context[Entry], out *Output) {
 	if len(out.Accruals)+len(out.Nudges)+len(out.Awards) == 0 {
 		return
 	}
-	b := make([]byte, 0, p.hint.Load())
-	send := func(topic string, k, v int) {
-		c.Emit(topic, b[k:v:v], b[v:len(b):len(b)])
-	}
+	e := emitter{c: c, b: make([]byte, 0, p.hint.Load())}
 	for i := range out.Accruals {
-		a := &out.Accruals[i]
-		k := len(b)
-		b = append(b, a.RepID...)
-		v := len(b)
-		b = a.AppendJSON(b)
-		send(p.cfg.Accruals, k, v)
+		e.emit(p.cfg.Accruals, out.Accruals[i].RepID, &out.Accruals[i])
 	}
 	for i := range out.Nudges {
-		n := &out.Nudges[i]
-		k := len(b)
-		b = append(b, n.RepID...)
-		v := len(b)
-		b = n.AppendJSON(b)
-		send(p.cfg.Nudges, k, v)
+		e.emit(p.cfg.Nudges, out.Nudges[i].RepID, &out.Nudges[i])
 	}
 	for i := range out.Awards {
-		a := &out.Awards[i]
-		k := len(b)
-		b = append(b, a.RepID...)
-		v := len(b)
-		b = a.AppendJSON(b)
-		send(p.cfg.Awards, k, v)
+		e.emit(p.cfg.Awards, out.Awards[i].RepID, &out.Awards[i])
 	}
-	p.hint.Store(int64(min(max(512, len(b)+len(b)/4), 64<<10)))
+	p.hint.Store(int64(min(max(512, len(e.b)+len(e.b)/4), 64<<10)))
+}
+
+// emitter cuts records out of one buffer: each key and value is appended
+// to it and emitted as slices of it, which the runtime owns from then on
+// (capped, so that nothing appended later reaches them).
+type emitter struct {
+	c *pipeline.Context[Entry]
+	b []byte
+}
+
+// jsonRecord is a value that appends its JSON.
+type jsonRecord interface{ AppendJSON([]byte) []byte }
+
+func (e *emitter) emit(topic, key string, v jsonRecord) {
+	k := len(e.b)
+	e.b = append(e.b, key...)
+	at := len(e.b)
+	e.b = v.AppendJSON(e.b)
+	e.c.Emit(topic, e.b[k:at:at], e.b[at:len(e.b):len(e.b)])
 }
 
 // AppendPayable appends the payouts.payable record of an accrual: the

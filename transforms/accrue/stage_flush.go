@@ -126,35 +126,22 @@ func (p *Processor) Flush(c *pipeline.Context[Entry], _ int32) {
 	if h.empty() {
 		return
 	}
-	b := make([]byte, 0, 256*(len(h.snaps)+len(h.pays)+len(h.ovs)))
-	send := func(topic string, k, v int) {
-		c.Emit(topic, b[k:v:v], b[v:len(b):len(b)])
-	}
+	e := emitter{c: c, b: make([]byte, 0, 256*(len(h.snaps)+len(h.pays)+len(h.ovs)))}
 	for i := range h.pays {
-		a := &h.pays[i]
-		k := len(b)
-		b = append(b, a.RepID...)
-		v := len(b)
-		b = AppendPayable(b, a)
-		send(p.cfg.Payable, k, v)
+		e.emit(p.cfg.Payable, h.pays[i].RepID, (*payable)(&h.pays[i]))
 	}
 	for i := range h.snaps {
-		s := &h.snaps[i]
-		s.resolve()
-		k := len(b)
-		b = append(b, s.RepID...)
-		v := len(b)
-		b = s.AppendJSON(b)
-		send(p.cfg.Attainment, k, v)
+		h.snaps[i].resolve()
+		e.emit(p.cfg.Attainment, h.snaps[i].RepID, &h.snaps[i])
 	}
 	for i := range h.ovs {
-		o := &h.ovs[i]
-		k := len(b)
-		b = append(b, o.ManagerID...)
-		v := len(b)
-		b = o.AppendJSON(b)
-		send(p.cfg.Overrides, k, v)
+		e.emit(p.cfg.Overrides, h.ovs[i].ManagerID, &h.ovs[i])
 	}
 	p.cfg.Metrics.flushed(len(h.snaps), len(h.pays), len(h.ovs))
 	h.reset()
 }
+
+// payable is an accrual written as its payouts.payable record.
+type payable Accrual
+
+func (a *payable) AppendJSON(b []byte) []byte { return AppendPayable(b, (*Accrual)(a)) }
