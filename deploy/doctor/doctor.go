@@ -220,16 +220,35 @@ func checkBrokers(ctx context.Context, c Config, adm *kadm.Client) Result {
 
 func checkTopics(ctx context.Context, c Config, adm *kadm.Client, details kadm.TopicDetails) []Result {
 	var out []Result
-	var present []string
+	var present, missing []string
 	want := map[string]bool{}
+	counts := map[int]int{} // partition count → topics of the catalogue with it
 	for _, t := range c.Topics {
-		if d, ok := details[t.Name]; !ok || d.Err != nil {
-			out = append(out, Result{Check: "topic " + t.Name, Message: "missing",
-				Fix: "accrue topics create --partitions N (N: the count its co-partitioned topics have)"})
+		d, ok := details[t.Name]
+		if !ok || d.Err != nil {
+			missing = append(missing, t.Name)
 			continue
 		}
 		present = append(present, t.Name)
 		want[t.Name] = t.Compacted
+		counts[len(d.Partitions)]++
+	}
+	if len(missing) > 0 {
+		// Missing topics are created with the count the others have, so
+		// that co-partitioned topics agree.
+		n, most := 0, 0
+		for p, k := range counts {
+			if k > most || k == most && p > n {
+				n, most = p, k
+			}
+		}
+		fix := "accrue topics create --partitions N (N: the partitions you sized for, docs/operations.md \"Sizing\")"
+		if n > 0 {
+			fix = fmt.Sprintf("accrue topics create --partitions %d (the count of the existing topics)", n)
+		}
+		out = append(out, Result{Check: "topics",
+			Message: fmt.Sprintf("%d of the catalogue's %d topics missing: %s", len(missing), len(c.Topics), strings.Join(missing, ", ")),
+			Fix:     fix})
 	}
 	if len(present) > 0 {
 		rcs, err := adm.DescribeTopicConfigs(ctx, present...)
