@@ -34,7 +34,7 @@ tokens from ACCRUE_INGEST_TOKENS (comma separated) or --token-file (one a
 line). 429 with Retry-After when Kafka cannot take the records.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tokens, err := ingestTokens(tokenFile)
+			tokens, err := bearerTokens("ingest", tokenFile, "ACCRUE_INGEST_TOKENS")
 			if err != nil {
 				return err
 			}
@@ -88,8 +88,10 @@ line). 429 with Retry-After when Kafka cannot take the records.`,
 	return cmd
 }
 
-// ingestTokens reads the bearer tokens; they never appear in logs.
-func ingestTokens(file string) ([]string, error) {
+// bearerTokens reads an endpoint's bearer tokens from file (one a line),
+// else from the environment variable env (comma-separated); what names
+// them (ingest, wallet) says which is missing. They never appear in logs.
+func bearerTokens(what, file, env string) ([]string, error) {
 	var raw string
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -98,7 +100,7 @@ func ingestTokens(file string) ([]string, error) {
 		}
 		raw = strings.ReplaceAll(string(b), "\n", ",")
 	} else {
-		raw = os.Getenv("ACCRUE_INGEST_TOKENS")
+		raw = os.Getenv(env)
 	}
 	var out []string
 	for _, t := range strings.Split(raw, ",") {
@@ -107,7 +109,7 @@ func ingestTokens(file string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, usageError{fmt.Errorf("no ingest token: set ACCRUE_INGEST_TOKENS or --token-file")}
+		return nil, usageError{fmt.Errorf("no %s token: set %s or --token-file", what, env)}
 	}
 	return out, nil
 }

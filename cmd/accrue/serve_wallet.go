@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,7 +48,7 @@ Shutdown: requests in flight are finished (up to 30s), then the outcomes
 stop being followed, then the Kafka client is closed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tokens, err := walletTokens(tokenFile)
+			tokens, err := bearerTokens("wallet", tokenFile, "ACCRUE_WALLET_TOKENS")
 			if err != nil {
 				return err
 			}
@@ -114,29 +112,4 @@ stop being followed, then the Kafka client is closed.`,
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body")
 	cmd.Flags().DurationVar(&produceTimeout, "produce-timeout", 5*time.Second, "wait for Kafka before answering 429")
 	return cmd
-}
-
-// walletTokens reads the endpoint's bearer tokens; they never appear in
-// logs.
-func walletTokens(file string) ([]string, error) {
-	var raw string
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		raw = strings.ReplaceAll(string(b), "\n", ",")
-	} else {
-		raw = os.Getenv("ACCRUE_WALLET_TOKENS")
-	}
-	var out []string
-	for _, t := range strings.Split(raw, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	if len(out) == 0 {
-		return nil, usageError{errors.New("no wallet token: set ACCRUE_WALLET_TOKENS or --token-file")}
-	}
-	return out, nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/sinks/clickhouse"
@@ -56,8 +55,7 @@ Run 'accrue clickhouse migrate' first.`, strings.Join(clickhouse.Kinds(), "\n  "
 			reg := newRegistry()
 			cfg.Brokers, cfg.Topics, cfg.Conn = g.brokerList(), tables, conn
 			cfg.Metrics = clickhouse.NewMetrics(reg)
-			cfg.ClientOpts = []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("accrue_kafka",
-				kprom.Registerer(reg), kprom.Gatherer(reg)))}
+			cfg.ClientOpts = []kgo.Opt{kafkaMetrics(reg)}
 			s, err := clickhouse.NewSink(cfg)
 			if err != nil {
 				return usageError{err}

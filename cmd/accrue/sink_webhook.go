@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/sinks/webhook"
@@ -58,8 +57,7 @@ separated), never from the command line. See docs/payouts.md.`,
 			reg := newRegistry()
 			cfg.Brokers, cfg.Secrets = g.brokerList(), secrets
 			cfg.Metrics = webhook.NewMetrics(reg)
-			cfg.ClientOpts = []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("accrue_kafka",
-				kprom.Registerer(reg), kprom.Gatherer(reg)))}
+			cfg.ClientOpts = []kgo.Opt{kafkaMetrics(reg)}
 			s, err := webhook.NewSink(cfg)
 			if err != nil {
 				return usageError{err}

@@ -42,9 +42,8 @@ func (f *stageFlags) config(g *globals, name string, inputs []string, reg *prome
 	return pipeline.Config{
 		Name: name, Brokers: g.brokerList(), Inputs: inputs, InstanceID: f.instanceID,
 		MaxPollRecords: f.maxPollRecords, SessionTimeout: f.sessionTimeout, TransactionTimeout: f.transactionTimeout,
-		Metrics: pipeline.NewMetrics(reg),
-		SessionOpts: []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("accrue_kafka",
-			kprom.Registerer(reg), kprom.Gatherer(reg)))},
+		Metrics:     pipeline.NewMetrics(reg),
+		SessionOpts: []kgo.Opt{kafkaMetrics(reg)},
 	}
 }
 
@@ -151,4 +150,10 @@ func skippedCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 	}, []string{"source", "reason"})
 	reg.MustRegister(c)
 	return c
+}
+
+// kafkaMetrics is the option that exports a Kafka client's own metrics
+// (kprom) as accrue_kafka_* to reg; one client per registry.
+func kafkaMetrics(reg *prometheus.Registry) kgo.Opt {
+	return kgo.WithHooks(kprom.NewMetrics("accrue_kafka", kprom.Registerer(reg), kprom.Gatherer(reg)))
 }
