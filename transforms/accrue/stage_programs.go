@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,11 +48,7 @@ type Programs struct {
 	catalog *program.Catalog
 	version atomic.Uint64
 
-	ready   atomic.Bool
-	readyCh chan struct{}
-	once    sync.Once
-	failed  chan struct{}
-	runErr  error
+	readiness *pipeline.Readiness
 
 	applied prometheus.Counter
 	bad     prometheus.Counter
@@ -75,7 +70,7 @@ func NewPrograms(cfg ProgramsConfig) (*Programs, error) {
 		cfg.TopicWait = 30 * time.Second
 	}
 	p := &Programs{cfg: cfg, log: cfg.Logger.With("component", "programs", "topic", cfg.Topic),
-		catalog: program.NewCatalog(), readyCh: make(chan struct{}), failed: make(chan struct{})}
+		catalog: program.NewCatalog(), readiness: pipeline.NewReadiness()}
 	p.applied = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "accrue", Subsystem: "programs", Name: "records_total",
 		Help: "Records of the programs topic applied to the catalog (publications and withdrawals).",
@@ -111,27 +106,8 @@ func (p *Programs) Catalog() *program.Catalog { return p.catalog }
 // concurrently.
 func (p *Programs) Version() uint64 { return p.version.Load() }
 
-// Ready reports whether the catalog holds everything the topic held when
-// Run started. Safe to call concurrently; a pipeline.ReadyCheck.
-func (p *Programs) Ready() bool { return p.ready.Load() }
-
-// WaitReady blocks until the catalog is ready (nil), ctx ends (its error)
-// or Run fails before that (Run's error).
-func (p *Programs) WaitReady(ctx context.Context) error {
-	select {
-	case <-p.readyCh:
-		return nil
-	case <-p.failed:
-		return p.runErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func (p *Programs) setReady(start time.Time) {
-	p.once.Do(func() {
-		p.ready.Store(true)
-		close(p.readyCh)
+	p.readiness.MarkReady(func() {
 		p.log.Info("programs ready", "versions", len(CatalogPrograms(p.catalog)), "took", time.Since(start).Round(time.Millisecond))
 	})
 }
@@ -142,8 +118,7 @@ func (p *Programs) setReady(start time.Time) {
 func (p *Programs) Run(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
-			p.runErr = err
-			close(p.failed)
+			p.readiness.Fail(err)
 		}
 	}()
 	start := time.Now()
@@ -164,3 +139,11 @@ func (p *Programs) apply(r *kgo.Record) {
 	}
 	p.applied.Inc()
 }
+
+// Ready reports whether the catalog holds everything the programs topic held when Run started. Safe to call concurrently; a
+// pipeline.ReadyCheck.
+func (p *Programs) Ready() bool { return p.readiness.Ready() }
+
+// WaitReady blocks until ready (nil), ctx ends (its error) or Run fails
+// before that (Run's error).
+func (p *Programs) WaitReady(ctx context.Context) error { return p.readiness.WaitReady(ctx) }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/accrue/accrue/pipeline"
@@ -57,11 +55,7 @@ type Global struct {
 	tables Tables
 	kinds  map[string]Kind // by topic
 
-	ready   atomic.Bool
-	readyCh chan struct{}
-	once    sync.Once
-	failed  chan struct{}
-	runErr  error
+	readiness *pipeline.Readiness
 
 	applied *prometheus.CounterVec
 	bad     *prometheus.CounterVec
@@ -83,7 +77,7 @@ func NewGlobal(cfg GlobalConfig) (*Global, error) {
 		cfg.TopicWait = 30 * time.Second
 	}
 	g := &Global{cfg: cfg, log: cfg.Logger.With("component", "reference"), kinds: map[string]Kind{},
-		readyCh: make(chan struct{}), failed: make(chan struct{})}
+		readiness: pipeline.NewReadiness()}
 	for _, k := range cfg.Kinds {
 		t := cfg.Topics[k]
 		if t == "" {
@@ -135,28 +129,9 @@ func (g *Global) BadRecords(kind Kind) prometheus.Counter { return g.bad.WithLab
 // applies records.
 func (g *Global) Tables() *Tables { return &g.tables }
 
-// Ready reports whether the tables hold everything the topics held when Run
-// started. Safe to call concurrently; a pipeline.ReadyCheck.
-func (g *Global) Ready() bool { return g.ready.Load() }
-
-// WaitReady blocks until the tables are ready (nil), ctx ends (its error) or
-// Run fails before that (Run's error).
-func (g *Global) WaitReady(ctx context.Context) error {
-	select {
-	case <-g.readyCh:
-		return nil
-	case <-g.failed:
-		return g.runErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func (g *Global) setReady(start time.Time) {
-	g.once.Do(func() {
+	g.readiness.MarkReady(func() {
 		g.loadSec.Set(time.Since(start).Seconds())
-		g.ready.Store(true)
-		close(g.readyCh)
 		var rows []any
 		for _, k := range g.cfg.Kinds {
 			rows = append(rows, string(k), g.tables.Rows(k))
@@ -171,8 +146,7 @@ func (g *Global) setReady(start time.Time) {
 func (g *Global) Run(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
-			g.runErr = err
-			close(g.failed)
+			g.readiness.Fail(err)
 		}
 	}()
 	start := time.Now()
@@ -196,3 +170,11 @@ func (g *Global) apply(kind Kind, r *kgo.Record) {
 	}
 	g.applied.WithLabelValues(string(kind)).Inc()
 }
+
+// Ready reports whether the tables hold everything the topics held when Run started. Safe to call concurrently; a
+// pipeline.ReadyCheck.
+func (g *Global) Ready() bool { return g.readiness.Ready() }
+
+// WaitReady blocks until ready (nil), ctx ends (its error) or Run fails
+// before that (Run's error).
+func (g *Global) WaitReady(ctx context.Context) error { return g.readiness.WaitReady(ctx) }

@@ -55,11 +55,7 @@ type Tables struct {
 	// version moves whenever a period is closed.
 	version atomic.Uint64
 
-	ready   atomic.Bool
-	readyCh chan struct{}
-	once    sync.Once
-	failed  chan struct{}
-	runErr  error
+	readiness *pipeline.Readiness
 
 	bad prometheus.Counter
 }
@@ -84,7 +80,7 @@ func NewTables(cfg TablesConfig) (*Tables, error) {
 		cfg.Logger = slog.Default()
 	}
 	t := &Tables{cfg: cfg, log: cfg.Logger.With("component", "wallet tables"), items: Items{},
-		closes: map[string]CloseRecord{}, readyCh: make(chan struct{}), failed: make(chan struct{})}
+		closes: map[string]CloseRecord{}, readiness: pipeline.NewReadiness()}
 	t.bad = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "accrue", Subsystem: "wallet", Name: "table_bad_records_total",
 		Help: "Records of the catalogue and period-close topics that are not valid (left out).",
@@ -154,30 +150,12 @@ func (t *Tables) Closes() []CloseRecord {
 // Version changes whenever a period closes.
 func (t *Tables) Version() uint64 { return t.version.Load() }
 
-// Ready reports whether both tables hold what their topics held when Run
-// started; a pipeline.ReadyCheck.
-func (t *Tables) Ready() bool { return t.ready.Load() }
-
-// WaitReady blocks until the tables are ready (nil), ctx ends (its error)
-// or Run fails first (Run's error).
-func (t *Tables) WaitReady(ctx context.Context) error {
-	select {
-	case <-t.readyCh:
-		return nil
-	case <-t.failed:
-		return t.runErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Run loads the tables and keeps them current until ctx ends; it then
 // returns nil. Run once.
 func (t *Tables) Run(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
-			t.runErr = err
-			close(t.failed)
+			t.readiness.Fail(err)
 		}
 	}()
 	start := time.Now()
@@ -185,9 +163,7 @@ func (t *Tables) Run(ctx context.Context) (err error) {
 		Name: "wallet tables", Brokers: t.cfg.Brokers, ClientOpts: t.cfg.ClientOpts,
 		Topics: []string{t.cfg.Catalogue, t.cfg.Closes}, TopicWait: t.cfg.TopicWait, Logger: t.log,
 	}, t.apply, func() {
-		t.once.Do(func() {
-			t.ready.Store(true)
-			close(t.readyCh)
+		t.readiness.MarkReady(func() {
 			t.mu.RLock()
 			t.log.Info("wallet tables ready", "items", len(t.items), "periods_closed", len(t.closes),
 				"took", time.Since(start).Round(time.Millisecond))
@@ -258,3 +234,11 @@ func (t *Tables) Put(items []Item, closes []CloseRecord) {
 		}
 	}
 }
+
+// Ready reports whether both tables hold what their topics held when Run started. Safe to call concurrently; a
+// pipeline.ReadyCheck.
+func (t *Tables) Ready() bool { return t.readiness.Ready() }
+
+// WaitReady blocks until ready (nil), ctx ends (its error) or Run fails
+// before that (Run's error).
+func (t *Tables) WaitReady(ctx context.Context) error { return t.readiness.WaitReady(ctx) }
