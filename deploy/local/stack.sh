@@ -27,23 +27,9 @@ controller_port=$((kafka_port + 1))
 ch_port=${ACCRUE_STACK_CLICKHOUSE_PORT:-19000}
 ch_http=${ACCRUE_STACK_CLICKHOUSE_HTTP:-18123}
 
-log() { printf 'stack: %s\n' "$*" >&2; }
-die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
-
-apt_updated=
-apt_install() {
-  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
-    die "need $* but cannot install it (not root and no sudo)"
-  fi
-  local sudo=; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  if [ -z "$apt_updated" ]; then
-    log "apt-get update"
-    $sudo apt-get update -qq >&2
-    apt_updated=1
-  fi
-  log "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
-}
+LOG_PREFIX=stack
+# shellcheck source=deploy/local/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # alive PIDFILE: true when the pid file names a running process.
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }

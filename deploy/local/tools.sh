@@ -10,23 +10,9 @@
 # each tool on standard output.
 set -euo pipefail
 
-log() { printf 'tools: %s\n' "$*" >&2; }
-die() { printf 'tools: error: %s\n' "$*" >&2; exit 1; }
-
-apt_updated=
-apt_install() {
-  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
-    die "need $* but cannot install it (not root and no sudo)"
-  fi
-  local sudo=; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  if [ -z "$apt_updated" ]; then
-    log "apt-get update"
-    $sudo apt-get update -qq >&2
-    apt_updated=1
-  fi
-  log "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
-}
+LOG_PREFIX=tools
+# shellcheck source=deploy/local/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -gt 0 ] || die "usage: $0 TOOL... (known: xmllint)"
 for tool in "$@"; do
