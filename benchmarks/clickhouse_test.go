@@ -84,19 +84,7 @@ func benchDatabase(b *testing.B) clickhouse.Options {
 	if _, err := clickhouse.Migrate(ctx, o, ms, clickhouse.MigrateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		o2 := o
-		o2.Database = "system"
-		conn, err := o2.Open(context.Background())
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer conn.Close()
-		if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+o.Database); err != nil {
-			b.Error(err)
-		}
-	})
+	pt.DropDatabaseAtCleanup(b, o.Addr[0], o.Database)
 	return o
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,15 +16,7 @@ import (
 func TestClickHouseMigrate(t *testing.T) {
 	addr := pt.ClickHouseAddr(t)
 	db := fmt.Sprintf("accrue_cmd_test_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		conn, err := clickhouse.Options{Addr: []string{addr}, Database: "system"}.Open(context.Background())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	})
+	pt.DropDatabaseAtCleanup(t, addr, db)
 	ms, err := clickhouse.LoadMigrations(ddl.Migrations)
 	if err != nil {
 		t.Fatal(err)

@@ -222,15 +222,7 @@ func TestDoctorClickHouseSchema(t *testing.T) {
 	ctx := context.Background()
 	db := fmt.Sprintf("doctortest_%d", time.Now().UnixNano())
 	o := clickhouse.Options{Addr: []string{addr}, Database: db}
-	t.Cleanup(func() {
-		conn, err := clickhouse.Options{Addr: []string{addr}, Database: "system"}.Open(context.Background())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	})
+	pt.DropDatabaseAtCleanup(t, addr, db)
 	ms, err := clickhouse.LoadMigrations(ddl.Migrations)
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	chdriver "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -287,4 +289,21 @@ func ProduceRaw(tb testing.TB, brokers []string, topic string, key, value []byte
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: key, Value: value}).FirstErr(); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// DropDatabaseAtCleanup drops ClickHouse database db at addr when tb ends,
+// reporting a failure to drop it as an error of tb.
+func DropDatabaseAtCleanup(tb testing.TB, addr, db string) {
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := chdriver.Open(&chdriver.Options{Addr: []string{addr}, Auth: chdriver.Auth{Database: "system"}})
+		if err == nil {
+			defer conn.Close()
+			err = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+strings.ReplaceAll(db, "`", "\\`")+"`")
+		}
+		if err != nil {
+			tb.Errorf("drop test database %s: %v", db, err)
+		}
+	})
 }

@@ -94,19 +94,7 @@ func testDatabase(t testing.TB) Options {
 	t.Helper()
 	addr := pt.ClickHouseAddr(t)
 	o := Options{Addr: []string{addr}, Database: fmt.Sprintf("accrue_test_%d", time.Now().UnixNano())}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := o.open(ctx, "")
-		if err != nil {
-			t.Errorf("drop test database: %v", err)
-			return
-		}
-		defer conn.Close()
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(o.Database)); err != nil {
-			t.Errorf("drop test database: %v", err)
-		}
-	})
+	pt.DropDatabaseAtCleanup(t, addr, o.Database)
 	return o
 }
 
