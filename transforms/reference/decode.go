@@ -159,7 +159,6 @@ func readCSV(kind Kind, r io.Reader, fn func(int, Row) error, bad func(*LineErro
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -168,6 +167,7 @@ func readCSV(kind Kind, r io.Reader, fn func(int, Row) error, bad func(*LineErro
 			}
 			return err
 		}
+		line, _ := cr.FieldPos(0) // only for a record read whole: it panics after an error
 		if len(rec) != len(header) {
 			bad(&LineError{Line: line, Err: fmt.Errorf("%d fields, the header has %d", len(rec), len(header))})
 			continue
