@@ -48,11 +48,11 @@ type Config struct {
 	MaxPollRecords int
 	// Parallelism is how many partitions of a batch are processed at
 	// once, each on its own goroutine, its records in order; default 1.
-	// Above 1 the Processor must be safe for concurrent calls on
-	// different partitions (Process, and Flush after every partition's
-	// records are done, are still called one partition at a time per
-	// goroutine). Records of different partitions never share a key, so
-	// the outputs of a key keep their order.
+	// Above 1 the Processor's Process must be safe for concurrent calls
+	// on different partitions; Tick and Flush are still called from one
+	// goroutine, after every partition's records are done. Records of
+	// different partitions never share a key, so the outputs of a key
+	// keep their order.
 	Parallelism int
 	// TransactionTimeout is how long the broker lets a transaction stay
 	// open before aborting it; it bounds how long a crashed instance's
