@@ -1,30 +1,18 @@
 package clickhouse
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
+	"github.com/accrue/accrue/internal/e2e"
 	pt "github.com/accrue/accrue/pipeline/pipelinetest"
 )
-
-// pipelinePrograms are the worked examples of docs/programs the test
-// publishes: a monthly amount plan on attainment for AEs (marginal bands,
-// quota by role and rep, a capped fixed spiff, clawback, two levels of
-// overrides) and a quarterly margin plan in EUR for SEs in EMEA
-// (retroactive bands of measure, cap, clawback, one level of overrides).
-var pipelinePrograms = []string{"../../docs/programs/ae-commission.yaml", "../../docs/programs/se-margin-emea.yaml"}
 
 // pipelineKills is how many times the sink is killed.
 const pipelineKills = 3
@@ -67,33 +55,23 @@ func TestPipelineSinkKilledMatchesSimulate(t *testing.T) {
 	}
 	brokers := pt.RealBrokers(t)
 	o, conn := migrated(t)
-	n := envInt(t, "ACCRUE_E2E_EVENTS", 100_000)
+	n := e2e.EnvInt(t, "ACCRUE_E2E_EVENTS", 100_000)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("ACCRUE_E2E_SEED"); s != "" {
-		seed = uint64(envInt(t, "ACCRUE_E2E_SEED", 0))
+		seed = uint64(e2e.EnvInt(t, "ACCRUE_E2E_SEED", 0))
 	}
 	began := time.Now()
 	dir := t.TempDir()
 	t.Logf("%d records, seed %d (ACCRUE_E2E_SEED repeats it); files and logs in %s", n, seed, dir)
 	rnd := rand.New(rand.NewPCG(seed, 3))
 	bin := pt.AccrueBinary(t)
-	w := newPipelineWorld(t, dir, seed, n)
-	tp := newPipelineTopics(t, brokers)
+	w := e2e.NewWorld(t, dir, seed, n)
+	tp := e2e.NewTopics(t, brokers, "e2e")
 
 	common := []string{"--brokers", brokers[0], "--log-level", "info"}
-	run := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(bin, append(append([]string{}, common...), args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("accrue %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	for _, k := range []string{"reps", "products", "fx"} {
-		run("ref", "load", "--kind", k, "-q", "--topic", tp.ref+k, "--transactional-id", "ref-load-"+tp.sfx, w.files[k+".jsonl"])
-	}
-	run(append([]string{"program", "--topic", tp.programs, "publish"}, pipelinePrograms...)...)
-	want := simulatePipeline(t, bin, w)
-	t.Logf("simulate: %d statements; %d events read, %d duplicates, rejected %v", len(want.statements), w.events, want.duplicates, want.rejected)
+	e2e.Publish(t, bin, brokers, tp, w)
+	want := e2e.Simulate(t, bin, w)
+	t.Logf("simulate: %d statements; %d events read, %d duplicates, rejected %v", len(want.Statements), w.Events, want.Duplicates, want.Rejected)
 
 	// The stages. Short session and transaction timeouts let a restarted
 	// sink take its partitions back soon.
@@ -101,32 +79,22 @@ func TestPipelineSinkKilledMatchesSimulate(t *testing.T) {
 		return pt.StartProc(t, bin, dir, name, append(append(append([]string{}, common...), "stage"), append(args,
 			"--instance-id", name+"-1", "--admin-addr", "", "--session-timeout", "6s", "--transaction-timeout", "10s")...)...)
 	}
-	var sources []string
-	for _, s := range worldSources {
-		sources = append(sources, "--source", tp.raw[s.name]+"="+w.files[s.name+".yaml"])
-	}
-	stages := []*pt.Proc{
-		stage("ingest", append([]string{"ingest", "--name", "ingest-" + tp.sfx, "--output", tp.canonical, "--dead-letter", tp.rejected}, sources...)...),
-		stage("dedupe", "dedupe", "--name", tp.dedupe, "--input", tp.canonical, "--output", tp.clean, "--dead-letter", tp.rejected),
-		stage("link", "link", "--name", tp.link, "--input", tp.clean, "--output", tp.credited, "--dead-letter", tp.rejected,
-			"--ref-prefix", tp.ref, "--park-deadline", "5s", "--tick", "500ms"),
-		stage("accrue", "accrue", "--name", tp.accrue, "--input", tp.credited, "--overrides", tp.overrides, "--recompute", tp.recompute,
-			"--dead-letter", tp.accrueRejected, "--accruals", tp.accruals, "--attainment", tp.attainment, "--nudges", tp.nudges,
-			"--awards", tp.awards, "--payable", tp.payable, "--programs-topic", tp.programs, "--ref-prefix", tp.ref),
+	var stages []*pt.Proc
+	for _, name := range tp.Stages() {
+		args := tp.StageArgs(w, name)
+		stages = append(stages, stage(args[0], args...)) // named for its command: ingest, dedupe, link, accrue
 	}
 	// The sink commits offsets every 30s: a sink killed sooner has
 	// committed nothing, so its successor repeats every batch it wrote.
 	const commitEvery = 30 * time.Second
-	sinkGroup := "e2e-sink-" + tp.sfx
+	sinkGroup := "e2e-sink-" + tp.Sfx
 	startSink := func(k int) *pt.Proc {
 		return pt.StartProc(t, bin, dir, "sink-"+strconv.Itoa(k), "--brokers", brokers[0], "--log-level", "debug",
-			"sink", "clickhouse", "--topics", tp.sinkSpecs(), "--group", sinkGroup,
+			"sink", "clickhouse", "--topics", tp.SinkSpecs(), "--group", sinkGroup,
 			"--clickhouse-addr", o.Addr[0], "--database", o.Database, "--admin-addr", "",
 			"--batch-rows", "5000", "--batch-interval", "300ms", "--commit-interval", commitEvery.String(), "--session-timeout", "6s")
 	}
-	t.Cleanup(func() {
-		deleteGroups(brokers, sinkGroup, "accrue-ingest-"+tp.sfx, "accrue-"+tp.dedupe, "accrue-"+tp.link, "accrue-"+tp.accrue)
-	})
+	t.Cleanup(func() { e2e.DeleteGroups(brokers, append(tp.Groups(), sinkGroup)...) })
 	sink := startSink(0)
 	// The raw records go out in four parts, 40% at once and 20% after
 	// each kill, one part after the other: every kill lands with the
@@ -134,17 +102,17 @@ func TestPipelineSinkKilledMatchesSimulate(t *testing.T) {
 	next := make(chan struct{}, pipelineKills)
 	produced := make(chan error, 1)
 	go func() {
-		cuts := []int{0, len(w.raw) * 2 / 5, len(w.raw) * 3 / 5, len(w.raw) * 4 / 5, len(w.raw)}
+		cuts := []int{0, len(w.Raw) * 2 / 5, len(w.Raw) * 3 / 5, len(w.Raw) * 4 / 5, len(w.Raw)}
 		for i := range len(cuts) - 1 {
 			if i > 0 {
 				<-next
 			}
-			if err := produceRaw(brokers, tp, w.raw[cuts[i]:cuts[i+1]]); err != nil {
+			if err := e2e.ProduceRaw(brokers, tp, w.Raw[cuts[i]:cuts[i+1]]); err != nil {
 				produced <- err
 				return
 			}
 		}
-		t.Logf("%d raw records produced after %v", len(w.raw), time.Since(began).Round(time.Second))
+		t.Logf("%d raw records produced after %v", len(w.Raw), time.Since(began).Round(time.Second))
 		produced <- nil
 	}()
 
@@ -171,10 +139,10 @@ func TestPipelineSinkKilledMatchesSimulate(t *testing.T) {
 		if since := time.Since(started); since >= commitEvery {
 			t.Logf("sink %d lived %v, past its first commit", k-1, since.Round(time.Millisecond))
 		}
-		consumed := committedOffsets(t, brokers, "accrue-"+tp.accrue, tp.credited)
+		consumed := e2e.CommittedOffsets(t, brokers, "accrue-"+tp.Accrue, tp.Credited)
 		killedAt = append(killedAt, consumed)
 		t.Logf("kill %d after %v: sink %d had acknowledged %d batches; the accrual stage had consumed %s up to offset %d",
-			k, time.Since(began).Round(time.Second), k-1, acked, tp.credited, consumed)
+			k, time.Since(began).Round(time.Second), k-1, acked, tp.Credited, consumed)
 		sink = startSink(k)
 		next <- struct{}{}
 	}
@@ -203,7 +171,7 @@ func TestPipelineSinkKilledMatchesSimulate(t *testing.T) {
 	for _, p := range comparePipeline(t, conn, brokers, tp, w, want, true) {
 		t.Error(p)
 	}
-	final := endOffsets(t, brokers, tp.credited)
+	final := e2e.EndOffsets(t, brokers, tp.Credited)
 	for k, at := range killedAt {
 		if at >= final {
 			t.Errorf("kill %d landed after the accrual stage had consumed every credit (offset %d of %d): not mid-stream", k+1, at, final)
@@ -222,7 +190,7 @@ func TestPipelineSinkKilledMatchesSimulate(t *testing.T) {
 		written += ackedRecords(t, l)
 	}
 	total := 0
-	for _, topic := range tp.sunk() {
+	for _, topic := range tp.Sunk() {
 		total += len(pt.ReadAll(t, brokers, topic))
 	}
 	t.Logf("%d records on the sunk topics; %d written over %d sink processes (%d again); %v in all",
@@ -230,147 +198,6 @@ func TestPipelineSinkKilledMatchesSimulate(t *testing.T) {
 	if written <= total {
 		t.Errorf("the kills caused no repeated writes (%d written, %d on the topics): the test did not test replays", written, total)
 	}
-}
-
-// pipelineTopics are the topics of one run, all with a suffix of their own.
-type pipelineTopics struct {
-	sfx, ref                                      string
-	raw                                           map[string]string
-	canonical, clean, credited, rejected          string
-	dedupe, link, accrue                          string // stage names
-	overrides, recompute, accrueRejected          string
-	accruals, attainment, nudges, awards, payable string
-	programs                                      string
-	all                                           []string
-}
-
-// newPipelineTopics creates the topics, four partitions each (reference
-// data and programs one), and deletes them when the test ends.
-func newPipelineTopics(t *testing.T, brokers []string) *pipelineTopics {
-	t.Helper()
-	sfx := strconv.FormatInt(time.Now().UnixNano(), 36)
-	tp := &pipelineTopics{sfx: sfx, ref: "e2e-ref-" + sfx + ".", raw: map[string]string{},
-		canonical: "e2e-canonical-" + sfx, clean: "e2e-clean-" + sfx, credited: "e2e-credited-" + sfx, rejected: "e2e-rejected-" + sfx,
-		dedupe: "e2e-dedupe-" + sfx, link: "e2e-link-" + sfx, accrue: "e2e-accrue-" + sfx,
-		overrides: "e2e-overrides-" + sfx, recompute: "e2e-recompute-" + sfx, accrueRejected: "e2e-accrue-rejected-" + sfx,
-		accruals: "e2e-accruals-" + sfx, attainment: "e2e-attainment-" + sfx, nudges: "e2e-nudges-" + sfx, awards: "e2e-awards-" + sfx,
-		payable: "e2e-payable-" + sfx, programs: "e2e-programs-" + sfx}
-	plain := []string{tp.canonical, tp.clean, tp.credited, tp.rejected, tp.overrides, tp.recompute, tp.accrueRejected,
-		tp.accruals, tp.attainment, tp.nudges, tp.awards, tp.payable}
-	for _, s := range worldSources {
-		tp.raw[s.name] = "e2e-raw-" + s.name + "-" + sfx
-		plain = append(plain, tp.raw[s.name])
-	}
-	changelogs := []string{tp.dedupe + ".changelog", tp.link + ".changelog", tp.accrue + ".changelog"}
-	var single []string
-	for _, k := range []string{"reps", "products", "accounts", "fx", "identities"} {
-		single = append(single, tp.ref+k)
-	}
-	single = append(single, tp.programs)
-	tp.all = append(append(append([]string{}, plain...), changelogs...), single...)
-	t.Cleanup(func() {
-		adm := kadmClient(brokers)
-		if adm == nil {
-			return
-		}
-		defer adm.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := adm.DeleteTopics(ctx, tp.all...); err != nil {
-			t.Logf("delete topics: %v", err)
-		}
-	})
-	pt.CreateTopics(t, brokers, 4, plain, changelogs...)
-	pt.CreateTopics(t, brokers, 1, nil, single...)
-	return tp
-}
-
-// sinkSpecs is the sink's --topics: every table the reports read.
-func (tp *pipelineTopics) sinkSpecs() string {
-	return tp.clean + "=sales.clean," + tp.credited + "=sales.credited," + tp.rejected + "=sales.rejected," +
-		tp.accrueRejected + "=sales.rejected," + tp.accruals + "=accruals," + tp.attainment + "=attainment"
-}
-
-func (tp *pipelineTopics) sunk() []string {
-	return []string{tp.clean, tp.credited, tp.rejected, tp.accrueRejected, tp.accruals, tp.attainment}
-}
-
-func kadmClient(brokers []string) *kadm.Client {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return nil
-	}
-	return kadm.NewClient(cl)
-}
-
-// endOffsets is the sum of the end offsets of topic's partitions.
-func endOffsets(t *testing.T, brokers []string, topic string) int64 {
-	t.Helper()
-	adm := kadmClient(brokers)
-	if adm == nil {
-		t.Fatal("no admin client")
-	}
-	defer adm.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	offs, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	offs.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n
-}
-
-// committedOffsets is the sum of group's committed offsets on topic.
-func committedOffsets(t *testing.T, brokers []string, group, topic string) int64 {
-	t.Helper()
-	adm := kadmClient(brokers)
-	if adm == nil {
-		t.Fatal("no admin client")
-	}
-	defer adm.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	offs, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == topic && o.At > 0 {
-			n += o.At
-		}
-	})
-	return n
-}
-
-func deleteGroups(brokers []string, groups ...string) {
-	adm := kadmClient(brokers)
-	if adm == nil {
-		return
-	}
-	defer adm.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, _ = adm.DeleteGroups(ctx, groups...)
-}
-
-// produceRaw writes raw records of the world to their sources' topics. It
-// may run on a goroutine of its own.
-func produceRaw(brokers []string, tp *pipelineTopics, raw []*kgo.Record) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(200000))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	rs := make([]*kgo.Record, 0, len(raw))
-	for _, r := range raw {
-		rs = append(rs, &kgo.Record{Topic: tp.raw[r.Topic], Key: r.Key, Value: r.Value})
-	}
-	return cl.ProduceSync(ctx, rs...).FirstErr()
 }
 
 var ackLine = regexp.MustCompile(`msg="batch acknowledged" .*records=(\d+)`)
@@ -395,18 +222,6 @@ func ackedRecords(t *testing.T, log string) int {
 	for _, m := range ackLine.FindAllSubmatch(b, -1) {
 		k, _ := strconv.Atoi(string(m[1]))
 		n += k
-	}
-	return n
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive number", name, s)
 	}
 	return n
 }

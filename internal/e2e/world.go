@@ -1,4 +1,4 @@
-package clickhouse
+package e2e
 
 import (
 	"fmt"
@@ -17,26 +17,29 @@ import (
 	"github.com/accrue/accrue/transforms/ingest"
 )
 
-// pipelineWorld is the input of the whole-pipeline test: reference data,
+// World is the input of the whole-pipeline test: reference data,
 // the raw records of two source systems (canonical JSON, some broken, some
 // sent twice) and the same events as `accrue simulate` reads them.
-type pipelineWorld struct {
-	files map[string]string // reps, products, fx, events, crm.yaml, erp.yaml
-	raw   []*kgo.Record     // in the order they are produced; Topic is the source
-	// events is the number of valid events (copies included) in files["events"].
-	events int
-	// unique is the number of distinct valid events: the rows of sales.
-	unique int
-	// broken is the raw records the ingest stage must refuse, by reason.
-	broken map[string]int
-	// copies is the exact copies the dedupe stage must refuse.
-	copies int
+type World struct {
+	Files map[string]string // reps, products, fx, events, crm.yaml, erp.yaml
+	Raw   []*kgo.Record     // in the order they are produced; Topic is the source
+	// Events is the number of valid events (copies included) in Files["events.jsonl"].
+	Events int
+	// Unique is the number of distinct valid events: the rows of sales.
+	Unique int
+	// Broken is the raw records the ingest stage must refuse, by reason.
+	Broken map[string]int
+	// Copies is the exact copies the dedupe stage must refuse.
+	Copies int
+	// IDs counts the valid raw records of each event id: 2 for an event
+	// sent twice, else 1.
+	IDs map[string]int
 }
 
 // The sources of the pipeline world and their currencies (the last ones
 // rarer). GBP has no rate: its sales fail fx_rate_missing wherever a program
 // credits them.
-var worldSources = []struct {
+var Sources = []struct {
 	name       string
 	currencies []string
 }{
@@ -81,7 +84,7 @@ const worldReps = 60
 // their commission reaches ae-commission's cap.
 var worldWhales = map[string]bool{"R-1": true, "R-4": true}
 
-// newPipelineWorld writes the reference data and the simulate input to dir
+// NewWorld writes the reference data and the simulate input to dir
 // and returns n raw records made from seed.
 //
 // Reps: two directors, four managers, 60 reps (AE or SE, team emea or na),
@@ -96,10 +99,10 @@ var worldWhales = map[string]bool{"R-1": true, "R-4": true}
 // order in which partitions interleave (the stream's order is not the
 // file's); 1% of the records are broken (cut JSON, no rep, an amount that
 // is no number) and 0.5% are exact copies of the record before.
-func newPipelineWorld(t *testing.T, dir string, seed uint64, n int) *pipelineWorld {
+func NewWorld(t testing.TB, dir string, seed uint64, n int) *World {
 	t.Helper()
 	rnd := rand.New(rand.NewPCG(seed, seed^0xe2e))
-	w := &pipelineWorld{files: map[string]string{}, broken: map[string]int{}}
+	w := &World{Files: map[string]string{}, Broken: map[string]int{}, IDs: map[string]int{}}
 
 	var reps strings.Builder
 	fmt.Fprintln(&reps, `{"rep_id":"D-emea","name":"Director EMEA","role":"RVP","team":"emea","currency":"EUR","valid_from":"2025-01-01"}`)
@@ -134,15 +137,15 @@ func newPipelineWorld(t *testing.T, dir string, seed uint64, n int) *pipelineWor
 {"from":"SGD","to":"USD","rate":"0.74","valid_from":"2026-01-01"}
 `
 	write := func(name, body string) {
-		w.files[name] = filepath.Join(dir, name)
-		if err := os.WriteFile(w.files[name], []byte(body), 0o644); err != nil {
+		w.Files[name] = filepath.Join(dir, name)
+		if err := os.WriteFile(w.Files[name], []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write("reps.jsonl", reps.String())
 	write("products.jsonl", prods.String())
 	write("fx.jsonl", fx)
-	for _, s := range worldSources {
+	for _, s := range Sources {
 		write(s.name+".yaml", fmt.Sprintf(worldMapping, s.name))
 	}
 
@@ -150,6 +153,7 @@ func newPipelineWorld(t *testing.T, dir string, seed uint64, n int) *pipelineWor
 	var open []*canonical.Event
 	var lines strings.Builder
 	var last *kgo.Record
+	var lastID string
 	start := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
 	end := time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC)
 	step := (355 * 24 * time.Hour) / time.Duration(n)
@@ -170,18 +174,19 @@ func newPipelineWorld(t *testing.T, dir string, seed uint64, n int) *pipelineWor
 		}
 		return t
 	}
-	for i := 0; len(w.raw) < n; i++ {
+	for i := 0; len(w.Raw) < n; i++ {
 		when := start.Add(time.Duration(i) * step).Add(time.Duration(rnd.IntN(3600)) * time.Second)
 		si := rnd.IntN(2)
-		src := worldSources[si]
+		src := Sources[si]
 		txn := fmt.Sprintf("T%d", i)
 		if k := rnd.IntN(1000); k < 5 && last != nil {
 			// An exact copy, as a source that retries sends it.
 			c := *last
-			w.raw = append(w.raw, &c)
+			w.Raw = append(w.Raw, &c)
 			lines.WriteString(string(c.Value) + "\n")
-			w.events++
-			w.copies++
+			w.Events++
+			w.Copies++
+			w.IDs[lastID]++
 			continue
 		} else if k < 15 {
 			// A broken record.
@@ -198,8 +203,8 @@ func newPipelineWorld(t *testing.T, dir string, seed uint64, n int) *pipelineWor
 			default:
 				v, reason = strings.Replace(v, `"value":"`, `"value":"12,`, 1), "invalid_field"
 			}
-			w.broken[reason]++
-			w.raw = append(w.raw, &kgo.Record{Topic: src.name, Key: ingest.Key(e), Value: []byte(v)})
+			w.Broken[reason]++
+			w.Raw = append(w.Raw, &kgo.Record{Topic: src.name, Key: ingest.Key(e), Value: []byte(v)})
 			continue
 		}
 		var e *canonical.Event
@@ -286,11 +291,13 @@ func newPipelineWorld(t *testing.T, dir string, seed uint64, n int) *pipelineWor
 		if e.Source != src.name {
 			last.Topic = e.Source
 		}
-		w.raw = append(w.raw, last)
+		w.Raw = append(w.Raw, last)
 		lines.Write(v)
 		lines.WriteByte('\n')
-		w.events++
-		w.unique++
+		w.Events++
+		w.Unique++
+		w.IDs[e.EventID]++
+		lastID = e.EventID
 	}
 	write("events.jsonl", lines.String())
 	return w
