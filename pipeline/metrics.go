@@ -3,6 +3,7 @@ package pipeline
 import (
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -20,6 +21,7 @@ type Metrics struct {
 	lag          *prometheus.GaugeVec
 	stateKeys    *prometheus.GaugeVec
 	batchSeconds *prometheus.HistogramVec
+	phaseSeconds *prometheus.HistogramVec
 	batchRecords *prometheus.HistogramVec
 	restored     *prometheus.CounterVec
 	restoreSecs  *prometheus.HistogramVec
@@ -62,6 +64,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from a batch's poll to its transaction's end.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"stage"}),
+		phaseSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "accrue", Subsystem: "stage", Name: "batch_phase_seconds",
+			Help: "Time a committed batch spent in each phase: process (the processor on every record), flush " +
+				"(timers, Flushers and changelog records), produce (waiting for the brokers to take every record), " +
+				"commit (offsets and the transaction's end).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"stage", "phase"}),
 		batchRecords: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "accrue", Subsystem: "stage", Name: "batch_records",
 			Help:    "Input records per transaction.",
@@ -78,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"stage"}),
 	}
 	reg.MustRegister(m.recordsIn, m.recordsOut, m.rejects, m.transactions, m.rebalances,
-		m.lag, m.stateKeys, m.batchSeconds, m.batchRecords, m.restored, m.restoreSecs)
+		m.lag, m.stateKeys, m.batchSeconds, m.phaseSeconds, m.batchRecords, m.restored, m.restoreSecs)
 	return m
 }
 
@@ -94,6 +103,29 @@ type stageMetrics struct {
 	lag       map[lagKey]prometheus.Gauge
 	committed prometheus.Counter
 	aborted   prometheus.Counter
+	phases    [numPhases]prometheus.Observer
+}
+
+// phases are the durations of a batch's phases, in the order of
+// phaseNames, each marked as it ends.
+type phases struct {
+	d    [numPhases]time.Duration
+	n    int
+	last time.Duration
+}
+
+const numPhases = 4
+
+var phaseNames = [numPhases]string{"process", "flush", "produce", "commit"}
+
+// mark ends the next phase, start being the batch's start.
+func (p *phases) mark(start time.Time) {
+	if p.n == numPhases {
+		return
+	}
+	t := time.Since(start)
+	p.d[p.n], p.last = t-p.last, t
+	p.n++
 }
 
 type lagKey struct {
@@ -108,6 +140,9 @@ func (m *Metrics) forStage(stage string) *stageMetrics {
 	if m != nil {
 		s.committed = m.transactions.WithLabelValues(stage, "committed")
 		s.aborted = m.transactions.WithLabelValues(stage, "aborted")
+		for i, name := range phaseNames {
+			s.phases[i] = m.phaseSeconds.WithLabelValues(stage, name)
+		}
 	}
 	return s
 }
@@ -122,7 +157,7 @@ func child[K comparable, C any](cache map[K]C, k K, mk func() C) C {
 }
 
 // batchDone records a batch's outcome.
-func (s *stageMetrics) batchDone(committed bool, in, out, rejects map[string]int, records int, seconds float64) {
+func (s *stageMetrics) batchDone(committed bool, in, out, rejects map[string]int, records int, seconds float64, ph *phases) {
 	if s.m == nil {
 		return
 	}
@@ -143,6 +178,9 @@ func (s *stageMetrics) batchDone(committed bool, in, out, rejects map[string]int
 		child(s.rejects, r, func() prometheus.Counter { return s.m.rejects.WithLabelValues(s.stage, r) }).Add(float64(n))
 	}
 	s.m.batchSeconds.WithLabelValues(s.stage).Observe(seconds)
+	for i := range ph.n {
+		s.phases[i].Observe(ph.d[i].Seconds())
+	}
 	s.m.batchRecords.WithLabelValues(s.stage).Observe(float64(records))
 }
 

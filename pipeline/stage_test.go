@@ -173,6 +173,44 @@ func countsExactlyOnce(t *testing.T, parallelism int) {
 	if got := int(most.Load()); (parallelism == 1) != (got == 1) {
 		t.Errorf("at most %d records processed at once with parallelism %d", got, parallelism)
 	}
+	checkPhases(t, reg, testutil.ToFloat64(s.Config().Metrics.Transactions("count", "committed")))
+}
+
+// checkPhases checks that every committed batch had each of its phases
+// timed, and that the processor's sleeps (10µs a record) are in process.
+func checkPhases(t *testing.T, reg *prometheus.Registry, committed float64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		if mf.GetName() != "accrue_stage_batch_phase_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var phase string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "phase" {
+					phase = l.GetValue()
+				}
+			}
+			seen[phase] = true
+			h := m.GetHistogram()
+			if float64(h.GetSampleCount()) != committed {
+				t.Errorf("phase %s timed %d batches, %v were committed", phase, h.GetSampleCount(), committed)
+			}
+			if phase == "process" && h.GetSampleSum() < 0.01 {
+				t.Errorf("process took %vs in all, less than the processor slept", h.GetSampleSum())
+			}
+		}
+	}
+	for _, p := range []string{"process", "flush", "produce", "commit"} {
+		if !seen[p] {
+			t.Errorf("no batch_phase_seconds for phase %s", p)
+		}
+	}
 }
 
 // TestStageTransactionAbortedMidBatch has a second instance join the group
