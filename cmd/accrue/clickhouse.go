@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	"os"
 	"strings"
@@ -16,8 +15,9 @@ func init() { commands = append(commands, newClickHouseCmd) }
 
 // chFlags are the flags of every command that talks to ClickHouse.
 type chFlags struct {
-	addr, database, user, passwordFile string
-	tls, compress                      bool
+	addr, database, user, passwordFile                string
+	tls, compress                                     bool
+	tlsCAFile, tlsCertFile, tlsKeyFile, tlsServerName string
 }
 
 func (f *chFlags) register(cmd *cobra.Command) {
@@ -30,15 +30,22 @@ func (f *chFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.passwordFile, "clickhouse-password-file", envOr("ACCRUE_CLICKHOUSE_PASSWORD_FILE", ""),
 		"file holding the ClickHouse password (env ACCRUE_CLICKHOUSE_PASSWORD_FILE; or the password itself in ACCRUE_CLICKHOUSE_PASSWORD)")
 	cmd.Flags().BoolVar(&f.tls, "clickhouse-tls", os.Getenv("ACCRUE_CLICKHOUSE_TLS") == "true",
-		"connect with TLS, checked against the system's roots (env ACCRUE_CLICKHOUSE_TLS=true)")
+		"connect with TLS (the server's tcp_port_secure), checked against the system's roots unless --clickhouse-tls-ca-file is set (env ACCRUE_CLICKHOUSE_TLS=true)")
+	cmd.Flags().StringVar(&f.tlsCAFile, "clickhouse-tls-ca-file", envOr("ACCRUE_CLICKHOUSE_TLS_CA_FILE", ""),
+		"PEM file of the CAs that sign the server's certificate; implies --clickhouse-tls (env ACCRUE_CLICKHOUSE_TLS_CA_FILE)")
+	cmd.Flags().StringVar(&f.tlsCertFile, "clickhouse-tls-cert-file", envOr("ACCRUE_CLICKHOUSE_TLS_CERT_FILE", ""),
+		"PEM client certificate, for servers that require one; implies --clickhouse-tls (env ACCRUE_CLICKHOUSE_TLS_CERT_FILE)")
+	cmd.Flags().StringVar(&f.tlsKeyFile, "clickhouse-tls-key-file", envOr("ACCRUE_CLICKHOUSE_TLS_KEY_FILE", ""),
+		"PEM private key of --clickhouse-tls-cert-file (env ACCRUE_CLICKHOUSE_TLS_KEY_FILE)")
+	cmd.Flags().StringVar(&f.tlsServerName, "clickhouse-tls-server-name", envOr("ACCRUE_CLICKHOUSE_TLS_SERVER_NAME", ""),
+		"name the server's certificate must carry, when it is not the host of its address (env ACCRUE_CLICKHOUSE_TLS_SERVER_NAME)")
 	cmd.Flags().BoolVar(&f.compress, "clickhouse-compress", false, "send blocks LZ4-compressed")
 }
 
 // options reads the flags into connection options; the password comes
 // from a file or the environment, never from the command line.
 func (f *chFlags) options() (clickhouse.Options, error) {
-	o := clickhouse.Options{Database: f.database, User: f.user, Password: os.Getenv("ACCRUE_CLICKHOUSE_PASSWORD"),
-		Compress: f.compress}
+	o := clickhouse.Options{Database: f.database, User: f.user, Compress: f.compress}
 	for _, a := range strings.Split(f.addr, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			o.Addr = append(o.Addr, a)
@@ -47,17 +54,12 @@ func (f *chFlags) options() (clickhouse.Options, error) {
 	if len(o.Addr) == 0 {
 		return o, usageError{fmt.Errorf("--clickhouse-addr is empty")}
 	}
-	if f.passwordFile != "" {
-		b, err := os.ReadFile(f.passwordFile)
-		if err != nil {
-			return o, usageError{fmt.Errorf("clickhouse password: %w", err)}
-		}
-		o.Password = strings.TrimRight(string(b), "\r\n")
+	var err error
+	if o.Password, err = secret("clickhouse password", f.passwordFile, "ACCRUE_CLICKHOUSE_PASSWORD"); err != nil {
+		return o, err
 	}
-	if f.tls {
-		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	return o, nil
+	o.TLS, err = tlsConfig("clickhouse", f.tls, f.tlsCAFile, f.tlsCertFile, f.tlsKeyFile, f.tlsServerName)
+	return o, err
 }
 
 func newClickHouseCmd(*globals) *cobra.Command {

@@ -45,7 +45,7 @@ bytes are not text). Fix "value" in the file and give it to 'accrue dlq replay
 			enc := json.NewEncoder(bw)
 			counts := map[string]int{}
 			err := withClient(cmd.Context(), g, func(ctx context.Context, cl *kgo.Client) error {
-				return pipeline.ReadDeadLetters(ctx, cl, g.brokerList(), nil, topic, filter(), func(d pipeline.DeadLetter) error {
+				return pipeline.ReadDeadLetters(ctx, cl, g.brokerList(), g.kafkaOpts(), topic, filter(), func(d pipeline.DeadLetter) error {
 					counts[d.Reason]++
 					return enc.Encode(d)
 				})
@@ -89,7 +89,7 @@ record twice harmless.`,
 			}
 			return withClient(cmd.Context(), g, func(ctx context.Context, cl *kgo.Client) error {
 				if file == "" {
-					if err := pipeline.ReadDeadLetters(ctx, cl, g.brokerList(), nil, topic, filter(), func(d pipeline.DeadLetter) error {
+					if err := pipeline.ReadDeadLetters(ctx, cl, g.brokerList(), g.kafkaOpts(), topic, filter(), func(d pipeline.DeadLetter) error {
 						batch = append(batch, d)
 						return nil
 					}); err != nil {
@@ -134,7 +134,7 @@ record twice harmless.`,
 }
 
 func withClient(ctx context.Context, g *globals, fn func(context.Context, *kgo.Client) error) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...))
+	cl, err := kgo.NewClient(g.kafkaOpts()...)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ a usage error.`,
 			if timeout <= 0 {
 				return usageError{fmt.Errorf("--timeout must be positive")}
 			}
-			cfg := doctor.Config{Brokers: g.brokerList(), Lag: lag, LagGroups: lagGroups, MaxLag: maxLag, Timeout: timeout}
+			cfg := doctor.Config{Brokers: g.brokerList(), KafkaOpts: g.kafkaOpts(), Lag: lag, LagGroups: lagGroups, MaxLag: maxLag, Timeout: timeout}
 			if !noClickHouse {
 				o, err := f.options()
 				if err != nil {

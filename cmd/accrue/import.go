@@ -36,7 +36,7 @@ the file is done. Prints the counts as JSON at the end.`,
 			if err != nil {
 				return usageError{err}
 			}
-			cfg := fileimport.Config{Brokers: g.brokerList(), Topic: topics[0], DeadLetter: deadLetter,
+			cfg := fileimport.Config{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Topic: topics[0], DeadLetter: deadLetter,
 				Pipeline: pls[topics[0]], BatchSize: batch}
 			var bar *progressbar.ProgressBar
 			if !quiet {

@@ -103,7 +103,7 @@ The debtor comes from flags or the environment: --debtor-name
 				return usageError{errors.New("--format xlsx needs a file: -o FILE.xlsx")}
 			}
 			var bar *progressbar.ProgressBar
-			cfg := payoutfile.ReadConfig{Brokers: g.brokerList(), Topic: topic, Period: period}
+			cfg := payoutfile.ReadConfig{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Topic: topic, Period: period}
 			if !quiet {
 				cfg.Progress = func(done, total int64) {
 					if bar == nil {

@@ -81,7 +81,7 @@ before the first nudges. Prints the counts as JSON.`,
 				printJSON(cmd.OutOrStdout(), res)
 				return nil
 			}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...), kgo.TransactionalID(txnID), kgo.ProducerLinger(5*time.Millisecond))
+			cl, err := kgo.NewClient(g.kafkaOpts(kgo.TransactionalID(txnID), kgo.ProducerLinger(5*time.Millisecond))...)
 			if err != nil {
 				return err
 			}

@@ -237,7 +237,7 @@ func readPrograms(w io.Writer, files []string) ([]loaded, error) {
 // cannot read are reported to w and left out.
 func readCatalog(ctx context.Context, cl *kgo.Client, g *globals, topic string, w io.Writer) (*program.Catalog, error) {
 	cat := program.NewCatalog()
-	err := pipeline.ScanTopic(ctx, cl, g.brokerList(), nil, topic, func(r *kgo.Record) error {
+	err := pipeline.ScanTopic(ctx, cl, g.brokerList(), g.kafkaOpts(), topic, func(r *kgo.Record) error {
 		if err := cat.Apply(r.Key, r.Value); err != nil {
 			fmt.Fprintf(w, "%s partition %d offset %d: left out: %v\n", topic, r.Partition, r.Offset, err)
 		}
@@ -256,8 +256,8 @@ func readCatalog(ctx context.Context, cl *kgo.Client, g *globals, topic string, 
 // the same for every publisher to topic, so a publisher fences one that
 // stopped half way instead of waiting for its transaction to time out.
 func publishTxn(ctx context.Context, g *globals, topic string, ps []loaded, at time.Time) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...), kgo.TransactionalID("accrue-program-publish-"+topic),
-		kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	cl, err := kgo.NewClient(g.kafkaOpts(kgo.TransactionalID("accrue-program-publish-"+topic),
+		kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))...)
 	if err != nil {
 		return err
 	}

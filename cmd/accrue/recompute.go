@@ -41,7 +41,7 @@ If the command fails after it opened the run it cancels it; if it cannot,
 'accrue recompute --cancel RUN' does. See docs/accrual.md, "Recompute".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Brokers = g.brokerList()
+			cfg.Brokers, cfg.ClientOpts = g.brokerList(), g.kafkaOpts()
 			if cancel != "" {
 				cfg.Run = cancel
 				if cfg.ProgramID == "" {

@@ -95,8 +95,8 @@ Kinds and fields:
 			if txnID == "" {
 				txnID = "accrue-ref-load-" + string(k)
 			}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...), kgo.TransactionalID(txnID),
-				kgo.TransactionTimeout(txnTimeout), kgo.ProducerLinger(5*time.Millisecond))
+			cl, err := kgo.NewClient(g.kafkaOpts(kgo.TransactionalID(txnID),
+				kgo.TransactionTimeout(txnTimeout), kgo.ProducerLinger(5*time.Millisecond))...)
 			if err != nil {
 				return err
 			}

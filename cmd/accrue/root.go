@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -12,6 +13,7 @@ import (
 type globals struct {
 	brokers  string
 	logLevel string
+	kafka    kafkaFlags
 }
 
 func newRoot() *cobra.Command {
@@ -30,6 +32,12 @@ programs exactly once, and reports everything to ClickHouse.`,
 				return usageError{err}
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+			if err := g.kafka.load(); err != nil {
+				return err
+			}
+			if g.kafka.security != nil && usesKafka(cmd) {
+				return g.checkKafka(cmd.Context(), 10*time.Second)
+			}
 			if longRunning(cmd) {
 				slog.Info("starting", startAttrs(cmd)...)
 			}
@@ -40,6 +48,7 @@ programs exactly once, and reports everything to ClickHouse.`,
 		"Kafka seed brokers, comma separated (env ACCRUE_KAFKA_BROKERS)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("ACCRUE_LOG_LEVEL", "info"),
 		"log level: debug, info, warn, error (env ACCRUE_LOG_LEVEL)")
+	g.kafka.register(root)
 	root.AddCommand(newTopicsCmd(g), newStageCmd(g), newDLQCmd(g), newConnectorCmd(g), newServeCmd(g), newImportCmd(g), newDemoCmd(g), newVersionCmd())
 	for _, c := range commands {
 		root.AddCommand(c(g))

@@ -47,7 +47,7 @@ line). 429 with Retry-After when Kafka cannot take the records.`,
 				pl := pls[t]
 				srcs = append(srcs, httpingest.Source{Name: pl.Mapper.Source(), Topic: t, Split: pl.HTTPSplit(time.Now)})
 			}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...), kgo.RecordDeliveryTimeout(produceTimeout))
+			cl, err := kgo.NewClient(g.kafkaOpts(kgo.RecordDeliveryTimeout(produceTimeout))...)
 			if err != nil {
 				return err
 			}

@@ -52,15 +52,15 @@ stop being followed, then the Kafka client is closed.`,
 			if err != nil {
 				return err
 			}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...), kgo.RecordDeliveryTimeout(produceTimeout),
-				kgo.ProducerLinger(0))
+			cl, err := kgo.NewClient(g.kafkaOpts(kgo.RecordDeliveryTimeout(produceTimeout),
+				kgo.ProducerLinger(0))...)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
 			hcfg := httpwallet.Config{Tokens: tokens, Topic: topic, MaxBodyBytes: maxBody, ProduceTimeout: produceTimeout}
 			if outcomesTopic != "" {
-				store := httpwallet.NewOutcomes(g.brokerList(), outcomesTopic, nil)
+				store := httpwallet.NewOutcomes(g.brokerList(), outcomesTopic, nil, g.kafkaOpts()...)
 				followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(cmd.Context()))
 				done := make(chan struct{})
 				go func() {

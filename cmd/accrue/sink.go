@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/sinks/clickhouse"
@@ -55,7 +54,7 @@ Run 'accrue clickhouse migrate' first.`, strings.Join(clickhouse.Kinds(), "\n  "
 			reg := newRegistry()
 			cfg.Brokers, cfg.Topics, cfg.Conn = g.brokerList(), tables, conn
 			cfg.Metrics = clickhouse.NewMetrics(reg)
-			cfg.ClientOpts = []kgo.Opt{kafkaMetrics(reg)}
+			cfg.ClientOpts = g.kafkaOpts(kafkaMetrics(reg))
 			s, err := clickhouse.NewSink(cfg)
 			if err != nil {
 				return usageError{err}

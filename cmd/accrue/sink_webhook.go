@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/sinks/webhook"
@@ -57,7 +56,7 @@ separated), never from the command line. See docs/payouts.md.`,
 			reg := newRegistry()
 			cfg.Brokers, cfg.Secrets = g.brokerList(), secrets
 			cfg.Metrics = webhook.NewMetrics(reg)
-			cfg.ClientOpts = []kgo.Opt{kafkaMetrics(reg)}
+			cfg.ClientOpts = g.kafkaOpts(kafkaMetrics(reg))
 			s, err := webhook.NewSink(cfg)
 			if err != nil {
 				return usageError{err}

@@ -40,7 +40,7 @@ func (f *stageFlags) register(cmd *cobra.Command) {
 // registry shared with the admin server.
 func (f *stageFlags) config(g *globals, name string, inputs []string, reg *prometheus.Registry) pipeline.Config {
 	return pipeline.Config{
-		Name: name, Brokers: g.brokerList(), Inputs: inputs, InstanceID: f.instanceID,
+		Name: name, Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Inputs: inputs, InstanceID: f.instanceID,
 		MaxPollRecords: f.maxPollRecords, SessionTimeout: f.sessionTimeout, TransactionTimeout: f.transactionTimeout,
 		Metrics:     pipeline.NewMetrics(reg),
 		SessionOpts: []kgo.Opt{kafkaMetrics(reg)},

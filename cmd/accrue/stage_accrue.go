@@ -73,12 +73,12 @@ admin server stops.`,
 				return usageError{errors.New("--idle-advance cannot be negative (0 turns it off)")}
 			}
 			reg := newRegistry()
-			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), Topics: refTopics(refPrefix),
+			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Topics: refTopics(refPrefix),
 				Registerer: reg})
 			if err != nil {
 				return usageError{err}
 			}
-			progs, err := accrue.NewPrograms(accrue.ProgramsConfig{Brokers: g.brokerList(), Topic: programsTopic, Registerer: reg})
+			progs, err := accrue.NewPrograms(accrue.ProgramsConfig{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Topic: programsTopic, Registerer: reg})
 			if err != nil {
 				return usageError{err}
 			}

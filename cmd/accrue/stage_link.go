@@ -65,7 +65,7 @@ reference tables stop following their topics, then the admin server stops.`,
 				return usageError{errors.New("--park-deadline, --originals-retention and --tick must be positive")}
 			}
 			reg := newRegistry()
-			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), Topics: refTopics(refPrefix),
+			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Topics: refTopics(refPrefix),
 				Registerer: reg})
 			if err != nil {
 				return usageError{err}

@@ -212,7 +212,7 @@ admin server stops.`,
 				}
 			}
 			reg := newRegistry()
-			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), Topics: refTopics(refPrefix),
+			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Topics: refTopics(refPrefix),
 				Kinds: []reference.Kind{reference.Reps}, Registerer: reg})
 			if err != nil {
 				return usageError{err}
@@ -224,7 +224,7 @@ admin server stops.`,
 			checks := []pipeline.ReadyCheck{{Name: "reference tables", Ready: global.Ready}}
 			var programs func(string) *program.Program
 			if programsTopic != "" {
-				progs, err := accrue.NewPrograms(accrue.ProgramsConfig{Brokers: g.brokerList(), Topic: programsTopic, Registerer: reg})
+				progs, err := accrue.NewPrograms(accrue.ProgramsConfig{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Topic: programsTopic, Registerer: reg})
 				if err != nil {
 					return usageError{err}
 				}
@@ -334,7 +334,7 @@ rows come from the reference topics <ref-prefix>*.`,
 				return usageError{err}
 			}
 			reg := newRegistry()
-			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), Topics: refTopics(refPrefix), Registerer: reg})
+			global, err := reference.NewGlobal(reference.GlobalConfig{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Topics: refTopics(refPrefix), Registerer: reg})
 			if err != nil {
 				return usageError{err}
 			}

@@ -86,7 +86,7 @@ tables stop following their topics, then the admin server stops.`,
 				return err
 			}
 			reg := newRegistry()
-			tables, err := wallet.NewTables(wallet.TablesConfig{Brokers: g.brokerList(), Catalogue: catalogueTopic,
+			tables, err := wallet.NewTables(wallet.TablesConfig{Brokers: g.brokerList(), ClientOpts: g.kafkaOpts(), Catalogue: catalogueTopic,
 				Closes: closesTopic, Registerer: reg})
 			if err != nil {
 				return usageError{err}

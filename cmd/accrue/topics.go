@@ -67,7 +67,7 @@ and state changelogs). Topics that exist are left as they are.`,
 }
 
 func admin(g *globals) (*kadm.Client, func(), error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokerList()...))
+	cl, err := kgo.NewClient(g.kafkaOpts()...)
 	if err != nil {
 		return nil, nil, err
 	}
