@@ -99,6 +99,10 @@ func (p *Proc) Stop() []byte {
 	return p.stdout.Bytes()
 }
 
+// Signal sends sig to the process: SIGSTOP freezes it, SIGCONT resumes
+// it, SIGTERM asks it to stop without waiting (Stop waits).
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Alive reports whether the process is still running.
 func (p *Proc) Alive() bool {
 	select {
