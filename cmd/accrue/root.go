@@ -35,11 +35,11 @@ programs exactly once, and reports everything to ClickHouse.`,
 			if err := g.kafka.load(); err != nil {
 				return err
 			}
-			if g.kafka.security != nil && usesKafka(cmd) {
-				return g.checkKafka(cmd.Context(), 10*time.Second)
-			}
 			if longRunning(cmd) {
 				slog.Info("starting", startAttrs(cmd)...)
+			}
+			if g.kafka.security != nil && usesKafka(cmd) {
+				return g.checkKafka(cmd.Context(), 10*time.Second)
 			}
 			return nil
 		},
