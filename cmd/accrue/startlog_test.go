@@ -14,6 +14,8 @@ func TestStartLogRedacts(t *testing.T) {
 	const planted = "planted-secret-0815"
 	t.Setenv("ACCRUE_CLICKHOUSE_PASSWORD", planted)
 	t.Setenv("ACCRUE_INGEST_TOKENS", planted)
+	t.Setenv("ACCRUE_KAFKA_SASL_PASSWORD", planted)
+	t.Setenv("ACCRUE_PAYOUT_DEBTOR_IBAN", planted)
 	n := 0
 	var walk func(args []string)
 	walk = func(args []string) {
@@ -55,7 +57,9 @@ func TestStartLogRedacts(t *testing.T) {
 	}
 	for name, secret := range map[string]bool{"clickhouse-password-file": false, "ACCRUE_WEBHOOK_SECRET": true,
 		"ACCRUE_WALLET_KEY_ID": false, "key-id": false, "ACCRUE_INGEST_TOKENS": true, "token-file": false, "brokers": false,
-		"ACCRUE_PAYOUT_DEBTOR_IBAN": true, "accounts": false, "ACCRUE_PAYOUT_ACCOUNTS": false} {
+		"ACCRUE_PAYOUT_DEBTOR_IBAN": true, "accounts": false, "ACCRUE_PAYOUT_ACCOUNTS": false,
+		"ACCRUE_KAFKA_SASL_PASSWORD": true, "kafka-sasl-password-file": false, "kafka-tls-key-file": false,
+		"ACCRUE_CLICKHOUSE_PASSWORD": true, "clickhouse-tls-ca-file": false} {
 		if isSecret(name) != secret {
 			t.Errorf("isSecret(%s) = %v", name, !secret)
 		}
