@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -319,62 +318,65 @@ type accrueWritten struct{ records, overrides int64 }
 // credits, and every override record they made, are committed, and
 // returns the time from the first record processed to then.
 func timeAccrue(b *testing.B, brokers []string, input, name string, n int, cat *program.Catalog, tb *reference.Tables) (time.Duration, accrueWritten) {
-	topics := map[string]string{}
-	for _, k := range []string{"overrides", "accruals", "attainment", "nudges", "awards", "payable"} {
-		topics[k] = name + "-" + k
-	}
-	pt.CreateTopics(b, brokers, benchPartitions, []string{topics["overrides"], topics["accruals"], topics["attainment"],
-		topics["nudges"], topics["awards"], topics["payable"], name + ".rejected"}, name+".changelog")
-	proc, err := accrue.NewProcessor(accrue.Config{Tables: tb, Catalog: cat, Overrides: topics["overrides"],
-		Accruals: topics["accruals"], Attainment: topics["attainment"], Nudges: topics["nudges"], Awards: topics["awards"],
-		Payable: topics["payable"], Logger: slog.New(slog.DiscardHandler)})
+	topics := accrueTopics(name)
+	pt.CreateTopics(b, brokers, benchPartitions, append(topics.all(), name+".rejected"), name+".changelog")
+	st := startAccrue(b, brokers, name, input, topics, cat, tb, "")
+	d := st.wait(b, func() bool { return accrueDone(st, input, topics, int64(n)) })
+	st.stop(b)
+	checkAccrueRejects(b, st)
+	return d, accrueWrote(st, name, topics)
+}
+
+// accrueOutputs are the topics an accrual stage writes.
+type accrueOutputs struct{ overrides, accruals, attainment, nudges, awards, payable string }
+
+func accrueTopics(prefix string) accrueOutputs {
+	return accrueOutputs{prefix + "-overrides", prefix + "-accruals", prefix + "-attainment", prefix + "-nudges",
+		prefix + "-awards", prefix + "-payable"}
+}
+
+func (t accrueOutputs) all() []string {
+	return []string{t.overrides, t.accruals, t.attainment, t.nudges, t.awards, t.payable}
+}
+
+// startAccrue starts the accrual stage named name over the credits of
+// input and its own override records, with every core, as `accrue stage
+// accrue` runs; deadLetter "" is name.rejected.
+func startAccrue(b *testing.B, brokers []string, name, input string, topics accrueOutputs, cat *program.Catalog, tb *reference.Tables, deadLetter string) *runningStage {
+	proc, err := accrue.NewProcessor(accrue.Config{Tables: tb, Catalog: cat, Overrides: topics.overrides,
+		Accruals: topics.accruals, Attainment: topics.attainment, Nudges: topics.nudges, Awards: topics.awards,
+		Payable: topics.payable, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	met := pipeline.NewMetrics(prometheus.NewRegistry())
-	var started atomic.Int64
-	st, err := pipeline.NewStage[accrue.Entry](pipeline.Config{
-		Name: name, Brokers: brokers, Inputs: []string{input, topics["overrides"]}, Group: name, InstanceID: "0",
-		MaxPollRecords: accrueBatch, Parallelism: runtime.GOMAXPROCS(0), Metrics: met, Logger: slog.New(slog.DiscardHandler),
-	}, accrue.EntryCodec{}, startClock{proc, &started})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- st.Run(ctx) }()
-	// Both counters move when a transaction commits: once every credit
-	// is in and every override record written has come back, the work is
-	// done.
-	credits, ovsIn, ovsOut := met.RecordsIn(name, input), met.RecordsIn(name, topics["overrides"]), met.RecordsOut(name, topics["overrides"])
-	for pipeline.Count(credits) < int64(n) || pipeline.Count(ovsIn) < pipeline.Count(ovsOut) {
-		select {
-		case err := <-errc:
-			b.Fatalf("stage stopped: %v", err)
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	d := time.Since(time.Unix(0, started.Load()))
-	cancel()
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
+	return startStage(b, pipeline.Config{Name: name, Brokers: brokers, Inputs: []string{input, topics.overrides},
+		MaxPollRecords: accrueBatch, Parallelism: runtime.GOMAXPROCS(0), DeadLetter: deadLetter}, accrue.EntryCodec{}, proc)
+}
+
+// accrueDone: both counters move when a transaction commits, so once
+// every credit is in and every override record written has come back,
+// the work is done.
+func accrueDone(st *runningStage, input string, topics accrueOutputs, n int64) bool {
+	return st.in(input) >= n && st.in(topics.overrides) >= st.out(topics.overrides)
+}
+
+func checkAccrueRejects(b *testing.B, st *runningStage) {
+	b.Helper()
 	var rejects []string
 	for _, r := range []string{accrue.ReasonInvalidInput, accrue.ReasonFXRateMissing, accrue.ReasonUnknownOriginal,
 		accrue.ReasonReturnExceedsOriginal, accrue.ReasonUnknownRep, accrue.ReasonUnknownProgram} {
-		if n := pipeline.Count(met.Rejects(name, r)); n > 0 {
+		if n := st.rejects(r); n > 0 {
 			rejects = append(rejects, fmt.Sprintf("%s %d", r, n))
 		}
 	}
 	if len(rejects) > 0 {
-		b.Fatalf("stage %s rejected inputs: %s", name, strings.Join(rejects, ", "))
+		b.Fatalf("stage %s rejected inputs: %s", st.name, strings.Join(rejects, ", "))
 	}
-	w := accrueWritten{overrides: pipeline.Count(ovsOut)}
-	for _, t := range []string{topics["overrides"], topics["accruals"], topics["attainment"], topics["nudges"], topics["awards"],
-		topics["payable"], name + ".changelog"} {
-		w.records += pipeline.Count(met.RecordsOut(name, t))
-	}
-	return d, w
+}
+
+// accrueWrote counts every output and changelog record the stage wrote.
+func accrueWrote(st *runningStage, name string, topics accrueOutputs) accrueWritten {
+	return accrueWritten{overrides: st.out(topics.overrides), records: st.out(append(topics.all(), name+".changelog")...)}
 }
 
 // startClock starts the clock at the first record and passes ticks on.

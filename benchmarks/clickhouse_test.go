@@ -221,38 +221,10 @@ func (f *firstFetch) OnFetchRecordBuffered(*kgo.Record) {
 // acknowledged; the clock runs from the first record fetched to the last
 // acknowledgement.
 func sinkRun(b *testing.B, brokers []string, conn driver.Conn, topic, group string, n int) time.Duration {
-	var ff firstFetch
-	var acked atomic.Int64
-	var last atomic.Int64
-	done := make(chan struct{})
-	s, err := clickhouse.NewSink(clickhouse.Config{
-		Brokers: brokers, Topics: map[string]*clickhouse.Table{topic: clickhouse.Tables["sales.clean"]}, Group: group,
-		Conn: conn, Logger: slog.New(slog.DiscardHandler), ClientOpts: []kgo.Opt{kgo.WithHooks(&ff)},
-		OnAck: func(a clickhouse.Ack) {
-			if acked.Add(int64(a.Records)) == int64(n) {
-				last.Store(a.At.UnixNano())
-				close(done)
-			}
-		},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx) }()
-	select {
-	case <-done:
-	case err := <-errc:
-		b.Fatalf("sink stopped: %v", err)
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("sink acknowledged %d of %d records in 5 minutes", acked.Load(), n)
-	}
-	cancel()
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(last.Load() - ff.at.Load())
+	s := startSink(b, brokers, conn, map[string]*clickhouse.Table{topic: clickhouse.Tables["sales.clean"]}, group)
+	d := s.wait(b, func() bool { return s.acked.Load() >= int64(n) })
+	s.stop(b)
+	return d
 }
 
 // sinkLatency runs the sink while records arrive at rate a second for d,

@@ -3,14 +3,12 @@ package benchmarks
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -229,37 +227,10 @@ func benchEvents(n int) []*canonical.Event {
 func timeStageOf[S any](b *testing.B, brokers []string, input, name string, n int, outputs []string,
 	codec pipeline.Codec[S], proc pipeline.Processor[S]) time.Duration {
 	pt.CreateTopics(b, brokers, benchPartitions, append(outputs, name+".rejected"), name+".changelog")
-	met := pipeline.NewMetrics(prometheus.NewRegistry())
-	var started atomic.Int64
-	st, err := pipeline.NewStage[S](pipeline.Config{
-		Name: name, Brokers: brokers, Inputs: []string{input}, Group: name, InstanceID: "0",
-		MaxPollRecords: benchBatch, Metrics: met, Logger: slog.New(slog.DiscardHandler),
-	}, codec, pipeline.ProcessorFunc[S](func(c *pipeline.Context[S], r *kgo.Record) error {
-		if started.Load() == 0 {
-			started.Store(time.Now().UnixNano())
-		}
-		return proc.Process(c, r)
-	}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- st.Run(ctx) }()
-	in := met.RecordsIn(name, input)
-	for pipeline.Count(in) < int64(n) {
-		select {
-		case err := <-errc:
-			b.Fatalf("stage stopped: %v", err)
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	d := time.Since(time.Unix(0, started.Load()))
-	cancel()
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
-	if rj := pipeline.Count(met.Rejects(name, link.ReasonUnknownRep)) + pipeline.Count(met.Rejects(name, "malformed_canonical")); rj > 0 {
+	st := startStage(b, pipeline.Config{Name: name, Brokers: brokers, Inputs: []string{input}}, codec, proc)
+	d := st.wait(b, func() bool { return st.in(input) >= int64(n) })
+	st.stop(b)
+	if rj := st.rejects(link.ReasonUnknownRep) + st.rejects("malformed_canonical"); rj > 0 {
 		b.Fatalf("stage %s rejected %d events", name, rj)
 	}
 	return d

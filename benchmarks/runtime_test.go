@@ -3,13 +3,10 @@ package benchmarks
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/accrue/accrue/pipeline"
@@ -84,11 +81,11 @@ func produceInput(b *testing.B, brokers []string, topic string, n int) {
 
 // commonOpts are the client settings both contenders use (the stage sets
 // the same ones internally).
-func commonOpts(brokers []string, group, txnID, input string) []kgo.Opt {
+func commonOpts(brokers []string, group, txnID string, inputs ...string) []kgo.Opt {
 	return []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(input),
+		kgo.ConsumeTopics(inputs...),
 		kgo.TransactionalID(txnID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
@@ -105,49 +102,7 @@ func commonOpts(brokers []string, group, txnID, input string) []kgo.Opt {
 func runPlain(b *testing.B, brokers []string, input, round string, n int) time.Duration {
 	output := "bench-plain-out-" + round
 	pt.CreateTopics(b, brokers, benchPartitions, []string{output})
-	sess, err := kgo.NewGroupTransactSession(commonOpts(brokers, "bench-plain-"+round, "bench-plain-"+round, input)...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sess.Close()
-	ctx := context.Background()
-	var start time.Time
-	done := 0
-	for done < n {
-		fs := sess.PollRecords(ctx, benchBatch)
-		if err := fs.Err0(); err != nil {
-			b.Fatal(err)
-		}
-		if fs.NumRecords() == 0 {
-			continue
-		}
-		if start.IsZero() {
-			start = time.Now()
-		}
-		if err := sess.Begin(); err != nil {
-			b.Fatal(err)
-		}
-		var perr atomic.Pointer[error]
-		fs.EachRecord(func(r *kgo.Record) {
-			sess.Produce(ctx, &kgo.Record{Topic: output, Key: r.Key, Value: r.Value}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					perr.CompareAndSwap(nil, &err)
-				}
-			})
-		})
-		try := kgo.TryCommit
-		if perr.Load() != nil {
-			try = kgo.TryAbort
-		}
-		committed, err := sess.End(ctx, try)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if committed {
-			done += fs.NumRecords()
-		}
-	}
-	return time.Since(start)
+	return plainCTP(b, brokers, []string{input}, output, "bench-plain-"+round, int64(n))
 }
 
 // runStage runs the same work through pipeline.Stage with a trivial
@@ -165,36 +120,5 @@ func runStage(b *testing.B, brokers []string, input, round string, n int) time.D
 // records are committed, and returns the time from the first record
 // processed to then. outputs are created first.
 func timeStage(b *testing.B, brokers []string, input, name string, n int, outputs []string, proc pipeline.Processor[int64]) time.Duration {
-	pt.CreateTopics(b, brokers, benchPartitions, append(outputs, name+".rejected"), name+".changelog")
-	met := pipeline.NewMetrics(prometheus.NewRegistry())
-	var started atomic.Int64
-	st, err := pipeline.NewStage[int64](pipeline.Config{
-		Name: name, Brokers: brokers, Inputs: []string{input}, Group: name, InstanceID: "0",
-		MaxPollRecords: benchBatch, Metrics: met, Logger: slog.New(slog.DiscardHandler),
-	}, pipeline.Int64Codec{}, pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
-		if started.Load() == 0 {
-			started.Store(time.Now().UnixNano())
-		}
-		return proc.Process(c, r)
-	}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- st.Run(ctx) }()
-	in := met.RecordsIn(name, input)
-	for pipeline.Count(in) < int64(n) {
-		select {
-		case err := <-errc:
-			b.Fatalf("stage stopped: %v", err)
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	d := time.Since(time.Unix(0, started.Load()))
-	cancel()
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
-	return d
+	return timeStageOf(b, brokers, input, name, n, outputs, pipeline.Int64Codec{}, proc)
 }
