@@ -1,0 +1,216 @@
+package benchmarks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	pt "github.com/accrue/accrue/pipeline/pipelinetest"
+)
+
+// BenchmarkLatencyAccrue measures the accrual stage's latency under
+// load: one `accrue stage accrue` process, as in BenchmarkScaleInstances,
+// first timed over a backlog of credits (its maximum rate in this run),
+// then fed credits at 25%, 50% and 90% of that rate for a while each, on
+// topics of its own. The latency of a credit is the time from just before
+// the benchmark produces it to the moment a read_committed consumer of
+// the accruals topic, in the benchmark's process, receives the credit's
+// own accrual (the first record whose input_id is the credit's id; a
+// credit that moves no earned makes none and is not sampled).
+//
+//	go test ./benchmarks -run '^$' -bench LatencyAccrue -benchtime 1x -timeout 30m
+//
+// ACCRUE_BENCH_LATENCY_SECONDS (default 20) is how long each load lasts;
+// ACCRUE_BENCH_SCALE_CREDITS (default 150000) the backlog of the maximum;
+// ACCRUE_BENCH_RESULTS=dir writes the report as dir/latency.json.
+func BenchmarkLatencyAccrue(b *testing.B) {
+	brokers := pt.RealBrokers(b)
+	bin := pt.AccrueBinary(b)
+	n := envInt(b, "ACCRUE_BENCH_SCALE_CREDITS", 150_000)
+	secs := envInt(b, "ACCRUE_BENCH_LATENCY_SECONDS", 20)
+	w := newScaleWorld(b, bin, brokers)
+	loads := []float64{0.25, 0.5, 0.9}
+
+	maxFeed := make([]keyValue, 0, n)
+	for _, c := range accrueCredits(n) {
+		maxFeed = append(maxFeed, keyValue{[]byte(c.RepID), c.AppendJSON(nil)})
+	}
+	top := w.round(b, "accrue", 0, 1, maxFeed)
+	b.Logf("maximum: %.0f credits/s over a backlog of %d", top.rate, n)
+	maxFeed = nil
+
+	// Enough credits for the highest load, in the order of the backlog's.
+	total := int(loads[len(loads)-1]*top.rate*float64(secs)) + 1
+	credits := accrueCredits(total)
+	feed := make([]keyValue, total)
+	ids := make(map[string]int, total)
+	for i := range credits {
+		feed[i] = keyValue{[]byte(credits[i].RepID), credits[i].AppendJSON(nil)}
+		ids[credits[i].ID()] = i
+	}
+	credits = nil
+
+	rep := newBenchReport("BenchmarkLatencyAccrue", "latency", map[string]any{
+		"seconds_per_load": secs, "backlog_credits": n, "partitions": benchPartitions, "max_poll_records": accrueBatch,
+		"programs": 1, "reps": accrueReps, "stage": "accrue stage accrue, one process (--parallelism default: GOMAXPROCS)",
+		"latency": "from just before the credit is produced to its accrual received by a read_committed consumer",
+	}, "load", "offered_credits_per_s", "achieved_credits_per_s", "credits", "samples", "p50_ms", "p90_ms", "p99_ms", "max_ms")
+	rep.add("max (backlog)", round(top.rate, 0), round(top.rate, 0), n, 0, 0.0, 0.0, 0.0, 0.0)
+	for i, f := range loads {
+		rate := f * top.rate
+		k := int(rate * float64(secs))
+		res := w.latency(b, fmt.Sprintf("latency-%s-%d", w.sfx, i), rate, feed[:k], ids)
+		b.Logf("%.0f%%: %.0f credits/s offered, %.0f achieved; p50 %v p90 %v p99 %v max %v (%d samples)", f*100, rate,
+			res.achieved, res.p(0.5), res.p(0.9), res.p(0.99), res.lat[len(res.lat)-1], len(res.lat))
+		rep.add(fmt.Sprintf("%.0f%%", f*100), round(rate, 0), round(res.achieved, 0), k, len(res.lat),
+			ms(res.p(0.5)), ms(res.p(0.9)), ms(res.p(0.99)), ms(res.lat[len(res.lat)-1]))
+		b.ReportMetric(ms(res.p(0.5)), fmt.Sprintf("p50_ms@%.0f%%", f*100))
+		b.ReportMetric(ms(res.p(0.99)), fmt.Sprintf("p99_ms@%.0f%%", f*100))
+	}
+	b.ReportMetric(top.rate, "max_credits/s")
+	b.ReportMetric(0, "ns/op")
+	rep.note("the maximum is one instance's rate over a backlog of %d credits in batches of up to %d; under a steady load the batches are what arrived since the last poll", n, accrueBatch)
+	rep.note("latency includes the producer's send, the stage's poll, processing and transaction commit, and the consumer's fetch; all on the same 2 cores as the broker")
+	rep.emit(b)
+}
+
+func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 1) }
+
+// latencyResult is one load's latencies, sorted.
+type latencyResult struct {
+	lat      []time.Duration
+	achieved float64
+}
+
+func (r latencyResult) p(q float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(r.lat)))
+	if i >= len(r.lat) {
+		i = len(r.lat) - 1
+	}
+	return r.lat[i]
+}
+
+// latency runs one accrual stage instance on topics of its own and feeds
+// it at rate credits a second, while a read_committed consumer of its
+// accruals notes when each credit's first accrual arrives.
+func (w *scaleWorld) latency(b *testing.B, name string, rate float64, feed []keyValue, ids map[string]int) latencyResult {
+	b.Helper()
+	sr := w.start(b, "accrue", name, 1, nil)
+	defer sr.cleanup()
+	accruals := name + "-accruals"
+
+	sent := make([]atomic.Int64, len(feed))
+	seen := make([]bool, len(feed))
+	var mu sync.Mutex
+	var lat []time.Duration
+	var read atomic.Int64
+	cons, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.ConsumeTopics(accruals),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for ctx.Err() == nil {
+			fs := cons.PollFetches(ctx)
+			now := time.Now()
+			fs.EachRecord(func(r *kgo.Record) {
+				read.Add(1)
+				id := inputID(r.Value)
+				i, ok := ids[string(id)]
+				if !ok || i >= len(feed) || seen[i] {
+					return
+				}
+				seen[i] = true
+				if t := sent[i].Load(); t != 0 {
+					mu.Lock()
+					lat = append(lat, now.Sub(time.Unix(0, t)))
+					mu.Unlock()
+				}
+			})
+		}
+	}()
+	defer func() { cancel(); <-consumed; cons.Close() }()
+
+	prod, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.DefaultProduceTopic(sr.input), kgo.ProducerLinger(0),
+		kgo.MaxBufferedRecords(len(feed)+1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer prod.Close()
+	var perr atomic.Pointer[error]
+	start := time.Now()
+	for i := 0; i < len(feed); {
+		due := min(int(rate*time.Since(start).Seconds())+1, len(feed))
+		for ; i < due; i++ {
+			sent[i].Store(time.Now().UnixNano())
+			prod.Produce(ctx, &kgo.Record{Key: feed[i].key, Value: feed[i].value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					perr.CompareAndSwap(nil, &err)
+				}
+			})
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := prod.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if p := perr.Load(); p != nil {
+		b.Fatal(*p)
+	}
+
+	// Done when every credit is committed and the consumer has read every
+	// accrual the stage committed.
+	deadline := time.Now().Add(5 * time.Minute)
+	var end time.Time
+	for {
+		m := scrapeAll(b, sr.procs)
+		in := sumMetric(m, recordsIn(name, sr.input))
+		if in >= float64(len(feed)) && end.IsZero() {
+			end = time.Now()
+		}
+		if !end.IsZero() && float64(read.Load()) >= sumMetric(m, recordsOut(name, accruals)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: %v of %d credits committed, %d of %v accruals read after 5 minutes", name, in, len(feed),
+				read.Load(), sumMetric(m, recordsOut(name, accruals)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lat) == 0 {
+		b.Fatalf("%s: no accrual matched a credit", name)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return latencyResult{lat: lat, achieved: float64(len(feed)) / end.Sub(start).Seconds()}
+}
+
+// inputID is the value of the first "input_id" of an accrual record: the
+// id of the credit (or override record) that made it.
+func inputID(v []byte) []byte {
+	const field = `"input_id":"`
+	i := bytes.Index(v, []byte(field))
+	if i < 0 {
+		return nil
+	}
+	v = v[i+len(field):]
+	if j := bytes.IndexByte(v, '"'); j >= 0 {
+		return v[:j]
+	}
+	return nil
+}

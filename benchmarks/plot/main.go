@@ -1,0 +1,298 @@
+// Command plot draws the PNG figures of benchmarks/README.md from the
+// reports the scale and latency benchmarks write (ACCRUE_BENCH_RESULTS):
+//
+//	go run ./benchmarks/plot -results benchmarks/results
+//
+// It reads scale.json (BenchmarkScaleInstances) and latency.json
+// (BenchmarkLatencyAccrue) and writes scale.png (throughput against
+// instances, each stage in its own panel) and latency.png (p50, p90 and p99
+// latency against the offered load) beside them. A missing report is
+// skipped with a message.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image/color"
+	"io/fs"
+	"log"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// report is the part of a benchmark report (benchmarks/scale_report_test.go)
+// that the figures need.
+type report struct {
+	Benchmark string `json:"benchmark"`
+	Started   string `json:"started"`
+	Machine   struct {
+		Cores     int       `json:"cores"`
+		LoadStart []float64 `json:"load_average_start"`
+		Commit    string    `json:"commit"`
+	} `json:"machine"`
+	Columns []string `json:"columns"`
+	Rows    [][]any  `json:"rows"`
+}
+
+func (r *report) col(name string) int {
+	for i, c := range r.Columns {
+		if c == name {
+			return i
+		}
+	}
+	log.Fatalf("%s: no column %q", r.Benchmark, name)
+	return -1
+}
+
+func (r *report) num(row []any, name string) float64 {
+	f, _ := row[r.col(name)].(float64)
+	return f
+}
+
+func (r *report) str(row []any, name string) string {
+	s, _ := row[r.col(name)].(string)
+	return s
+}
+
+func (r *report) when() string {
+	d, _, _ := strings.Cut(r.Started, "T")
+	return fmt.Sprintf("%s, %d cores, commit %s", d, r.Machine.Cores, r.Machine.Commit)
+}
+
+func read(path string) (*report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+var palette = []color.Color{
+	color.RGBA{R: 31, G: 119, B: 180, A: 255},
+	color.RGBA{R: 214, G: 39, B: 40, A: 255},
+	color.RGBA{R: 44, G: 160, B: 44, A: 255},
+	color.RGBA{R: 148, G: 103, B: 189, A: 255},
+}
+
+func main() {
+	dir := flag.String("results", "benchmarks/results", "folder of the reports; the PNGs are written there")
+	flag.Parse()
+	log.SetFlags(0)
+	for _, f := range []struct {
+		report string
+		draw   func(*report, string) error
+	}{{"scale.json", drawScale}, {"latency.json", drawLatency}} {
+		r, err := read(filepath.Join(*dir, f.report))
+		if errors.Is(err, fs.ErrNotExist) {
+			log.Printf("%s: no report, skipped", f.report)
+			continue
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		out := filepath.Join(*dir, strings.TrimSuffix(f.report, ".json")+".png")
+		if err := f.draw(r, out); err != nil {
+			log.Fatalf("%s: %v", out, err)
+		}
+		log.Printf("wrote %s", out)
+	}
+}
+
+// drawScale draws one panel per stage: the aggregate rate of each round
+// (points) and the median of the rounds (line) against the instances, with
+// what linear scaling from one instance would give.
+func drawScale(r *report, out string) error {
+	type key struct {
+		stage string
+		inst  int
+	}
+	rates := map[key][]float64{}
+	var stages []string
+	for _, row := range r.Rows {
+		k := key{r.str(row, "stage"), int(r.num(row, "instances"))}
+		if len(rates[k]) == 0 && k.inst == 1 {
+			stages = append(stages, k.stage)
+		}
+		rates[k] = append(rates[k], r.num(row, "records_per_s"))
+	}
+	sort.Strings(stages)
+	var plots []*plot.Plot
+	for i, st := range stages {
+		p := plot.New()
+		unit := "records/s"
+		if st == "accrue" {
+			unit = "credits/s"
+		}
+		p.Title.Text = fmt.Sprintf("stage %s: instances in one group", st)
+		p.X.Label.Text = "instances (processes)"
+		p.Y.Label.Text = "aggregate " + unit
+		p.X.Min, p.X.Max, p.Y.Min = 0.7, 3.3, 0
+		p.Y.Tick.Marker = thousands{}
+		p.X.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 1, Label: "1"}, {Value: 2, Label: "2"}, {Value: 3, Label: "3"}})
+		var pts, med plotter.XYs
+		for inst := 1; inst <= 3; inst++ {
+			for _, v := range rates[key{st, inst}] {
+				pts = append(pts, plotter.XY{X: float64(inst), Y: v})
+			}
+			if vs := rates[key{st, inst}]; len(vs) > 0 {
+				med = append(med, plotter.XY{X: float64(inst), Y: median(vs)})
+			}
+		}
+		if len(med) == 0 {
+			continue
+		}
+		ideal := plotter.XYs{{X: 1, Y: med[0].Y}, {X: 2, Y: 2 * med[0].Y}, {X: 3, Y: 3 * med[0].Y}}
+		li, err := plotter.NewLine(ideal)
+		if err != nil {
+			return err
+		}
+		li.Color, li.Dashes = color.Gray{Y: 150}, []vg.Length{vg.Points(4), vg.Points(3)}
+		lm, err := plotter.NewLine(med)
+		if err != nil {
+			return err
+		}
+		lm.Color, lm.Width = palette[i%len(palette)], vg.Points(2)
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return err
+		}
+		sc.Color, sc.Shape = palette[i%len(palette)], draw.CircleGlyph{}
+		p.Add(plotter.NewGrid(), li, lm, sc)
+		p.Legend.Add("median of the rounds", lm)
+		p.Legend.Add("each round", sc)
+		p.Legend.Add("linear from 1 instance", li)
+		p.Legend.Top, p.Legend.Left = true, true
+		p.Y.Max = 3.1 * med[0].Y
+		plots = append(plots, p)
+	}
+	if len(plots) == 0 {
+		return errors.New("no rows")
+	}
+	const w, h = 6 * vg.Inch, 4.2 * vg.Inch
+	img := vgimg.New(vg.Length(len(plots))*w, h+0.3*vg.Inch)
+	dc := draw.New(img)
+	title := fmt.Sprintf("BenchmarkScaleInstances (%s)", r.when())
+	dc.FillText(draw.TextStyle{Color: color.Black, Font: titleFont(), Handler: plot.DefaultTextHandler},
+		vg.Point{X: 0.2 * vg.Inch, Y: h + 0.1*vg.Inch}, title)
+	dc.Rectangle.Max.Y = h
+	tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 4}
+	canvases := plot.Align([][]*plot.Plot{plots}, tiles, dc)
+	for j, p := range plots {
+		p.Draw(canvases[0][j])
+	}
+	return save(img, out)
+}
+
+// drawLatency draws p50, p90 and p99 against the offered load.
+func drawLatency(r *report, out string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("accrual stage latency, credit produced → accrual visible (%s)", r.when())
+	p.X.Label.Text = "offered load, credits/s"
+	p.Y.Label.Text = "latency, ms"
+	qs := []struct{ col, name string }{{"p50_ms", "p50"}, {"p90_ms", "p90"}, {"p99_ms", "p99"}}
+	lines := make([]plotter.XYs, len(qs))
+	var maxRate float64
+	for _, row := range r.Rows {
+		if strings.HasPrefix(r.str(row, "load"), "max") {
+			maxRate = r.num(row, "offered_credits_per_s")
+			continue
+		}
+		for i, q := range qs {
+			lines[i] = append(lines[i], plotter.XY{X: r.num(row, "offered_credits_per_s"), Y: r.num(row, q.col)})
+		}
+	}
+	if len(lines[0]) == 0 {
+		return errors.New("no rows")
+	}
+	hi := 0.0
+	for i, q := range qs {
+		l, s, err := plotter.NewLinePoints(lines[i])
+		if err != nil {
+			return err
+		}
+		l.Color, s.Color, l.Width = palette[i], palette[i], vg.Points(2)
+		p.Add(l, s)
+		p.Legend.Add(q.name, l, s)
+		for _, xy := range lines[i] {
+			hi = max(hi, xy.Y)
+		}
+	}
+	p.Add(plotter.NewGrid())
+	p.X.Tick.Marker = thousands{}
+	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, hi*1.1
+	if maxRate > 0 {
+		m := plotter.XYs{{X: maxRate, Y: 0}, {X: maxRate, Y: hi * 1.1}}
+		l, err := plotter.NewLine(m)
+		if err != nil {
+			return err
+		}
+		l.Color, l.Dashes = color.Gray{Y: 120}, []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("max rate over a backlog, %.0f/s", maxRate), l)
+		p.X.Max = maxRate * 1.05
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	return p.Save(8*vg.Inch, 5*vg.Inch, out)
+}
+
+func save(img *vgimg.Canvas, out string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func titleFont() font.Font {
+	f := plot.DefaultFont
+	f.Size = vg.Points(12)
+	return f
+}
+
+// thousands labels gonum's default ticks as 25k rather than 25000.00.
+type thousands struct{}
+
+func (thousands) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label == "" {
+			continue
+		}
+		switch v := ts[i].Value; {
+		case v >= 1000 || v <= -1000:
+			ts[i].Label = strconv.FormatFloat(v/1000, 'f', -1, 64) + "k"
+		default:
+			ts[i].Label = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return ts
+}
