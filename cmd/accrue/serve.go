@@ -22,6 +22,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var addr, gatePath, tokenFile, deadLetter string
 	var maxBody int64
 	var produceTimeout time.Duration
+	var guard guardFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve HTTP ingest: POST /v1/sources/{source}/events",
@@ -31,7 +32,17 @@ and checked record by record; good records are produced to TOPIC keyed by
 source:txn_id, bad ones are answered with their line, reason and field (422)
 and kept on --dead-letter. Requests need "Authorization: Bearer <token>", with
 tokens from ACCRUE_INGEST_TOKENS (comma separated) or --token-file (one a
-line). 429 with Retry-After when Kafka cannot take the records.`,
+line). 429 with Retry-After when Kafka cannot take the records.
+
+Against floods: each client (a token; an address for requests without a
+known one) may send --rate requests a second on average and --burst at
+once, and at most --max-in-flight requests are served together; past
+either, 429 with Retry-After before the body is read. Bodies are bounded by
+--max-body-bytes (413) and must arrive within --read-timeout.
+
+GET /healthz answers "ok" to anyone. GET /metrics (Prometheus: the limits,
+the Kafka client) needs a bearer token of ACCRUE_METRICS_TOKENS or
+--metrics-token-file, and is not served when neither is set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tokens, err := bearerTokens("ingest", tokenFile, "ACCRUE_INGEST_TOKENS")
@@ -47,7 +58,8 @@ line). 429 with Retry-After when Kafka cannot take the records.`,
 				pl := pls[t]
 				srcs = append(srcs, httpingest.Source{Name: pl.Mapper.Source(), Topic: t, Split: pl.HTTPSplit(time.Now)})
 			}
-			cl, err := kgo.NewClient(g.kafkaOpts(kgo.RecordDeliveryTimeout(produceTimeout))...)
+			reg := newRegistry()
+			cl, err := kgo.NewClient(g.kafkaOpts(kgo.RecordDeliveryTimeout(produceTimeout), kafkaMetrics(reg))...)
 			if err != nil {
 				return err
 			}
@@ -57,14 +69,15 @@ line). 429 with Retry-After when Kafka cannot take the records.`,
 			if err != nil {
 				return usageError{err}
 			}
-			mux := http.NewServeMux()
-			mux.Handle("/v1/sources/", h)
-			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			mux, srv, err := guard.server(reg)
+			if err != nil {
+				return err
+			}
+			mux.Handle("/v1/sources/", guard.limiter("ingest", tokens, reg).Wrap(h))
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			go func() {
 				<-cmd.Context().Done()
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -85,6 +98,7 @@ line). 429 with Retry-After when Kafka cannot take the records.`,
 	cmd.Flags().StringVar(&deadLetter, "dead-letter", "sales.rejected", "topic for rejected records")
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", 8<<20, "largest request body")
 	cmd.Flags().DurationVar(&produceTimeout, "produce-timeout", 5*time.Second, "wait for Kafka before answering 429")
+	guard.register(cmd, 50, 100, 32)
 	return cmd
 }
 

@@ -22,6 +22,7 @@ func newServeWalletCmd(g *globals) *cobra.Command {
 	var addr, tokenFile, topic, outcomesTopic string
 	var maxBody int64
 	var produceTimeout time.Duration
+	var guard guardFlags
 	cmd := &cobra.Command{
 		Use:   "serve-wallet",
 		Short: "Serve the wallet's HTTP endpoint: POST /v1/redemptions",
@@ -37,12 +38,15 @@ func newServeWalletCmd(g *globals) *cobra.Command {
 stage's outcomes topic); 422 with the field and a reason code when the body
 is wrong or the Idempotency-Key header is missing; 401 without a valid
 bearer token; 413 when the body is too large; 429 with Retry-After when Kafka
-cannot take the request.
+cannot take the request, or when a client sends faster than --rate (and
+--burst) or more than --max-in-flight requests are being served.
 
 GET /v1/redemptions/{request_id} answers the request's latest outcome (the
 stage's record on --outcomes, which every instance follows whole), or 404
 while there is none. Tokens come from ACCRUE_WALLET_TOKENS (comma
 separated) or --token-file (one a line), at least 16 characters each.
+GET /healthz answers anyone; GET /metrics needs a token of
+ACCRUE_METRICS_TOKENS or --metrics-token-file and is not served without.
 
 Shutdown: requests in flight are finished (up to 30s), then the outcomes
 stop being followed, then the Kafka client is closed.`,
@@ -52,8 +56,9 @@ stop being followed, then the Kafka client is closed.`,
 			if err != nil {
 				return err
 			}
+			reg := newRegistry()
 			cl, err := kgo.NewClient(g.kafkaOpts(kgo.RecordDeliveryTimeout(produceTimeout),
-				kgo.ProducerLinger(0))...)
+				kgo.ProducerLinger(0), kafkaMetrics(reg))...)
 			if err != nil {
 				return err
 			}
@@ -79,15 +84,17 @@ stop being followed, then the Kafka client is closed.`,
 			if err != nil {
 				return usageError{err}
 			}
-			mux := http.NewServeMux()
-			mux.Handle(httpwallet.Path, h)
-			mux.Handle(httpwallet.Path+"/", h)
-			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			mux, srv, err := guard.server(reg)
+			if err != nil {
+				return err
+			}
+			limited := guard.limiter("wallet", tokens, reg).Wrap(h)
+			mux.Handle(httpwallet.Path, limited)
+			mux.Handle(httpwallet.Path+"/", limited)
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			stopped := make(chan struct{})
 			go func() {
 				defer close(stopped)
@@ -111,5 +118,6 @@ stop being followed, then the Kafka client is closed.`,
 	cmd.Flags().StringVar(&outcomesTopic, "outcomes", wallet.TopicOutcomes, "the wallet stage's outcomes topic, followed to answer GET /v1/redemptions/{request_id} (empty: not served)")
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body")
 	cmd.Flags().DurationVar(&produceTimeout, "produce-timeout", 5*time.Second, "wait for Kafka before answering 429")
+	guard.register(cmd, 20, 40, 32)
 	return cmd
 }
