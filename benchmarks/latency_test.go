@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/accrue/accrue/benchmarks/report"
 	pt "github.com/accrue/accrue/pipeline/pipelinetest"
 )
 
@@ -28,8 +29,9 @@ import (
 //	go test ./benchmarks -run '^$' -bench LatencyAccrue -benchtime 1x -timeout 30m
 //
 // ACCRUE_BENCH_LATENCY_SECONDS (default 20) is how long each load lasts;
-// ACCRUE_BENCH_SCALE_CREDITS (default 150000) the backlog of the maximum;
-// ACCRUE_BENCH_RESULTS=dir writes the report as dir/latency.json.
+// ACCRUE_BENCH_SCALE_CREDITS (default 150000) the backlog of the maximum.
+// The report goes to benchmarks/results/latency.json (benchmarks/report),
+// which `go run ./benchmarks/plot` draws.
 func BenchmarkLatencyAccrue(b *testing.B) {
 	brokers := pt.RealBrokers(b)
 	bin := pt.AccrueBinary(b)
@@ -57,28 +59,36 @@ func BenchmarkLatencyAccrue(b *testing.B) {
 	}
 	credits = nil
 
-	rep := newBenchReport("BenchmarkLatencyAccrue", "latency", map[string]any{
+	rep := report.New("latency", "go test ./benchmarks -run '^$' -bench LatencyAccrue -benchtime 1x -timeout 30m", map[string]any{
 		"seconds_per_load": secs, "backlog_credits": n, "partitions": benchPartitions, "max_poll_records": accrueBatch,
 		"programs": 1, "reps": accrueReps, "stage": "accrue stage accrue, one process (--parallelism default: GOMAXPROCS)",
 		"latency": "from just before the credit is produced to its accrual received by a read_committed consumer",
-	}, "load", "offered_credits_per_s", "achieved_credits_per_s", "credits", "samples", "p50_ms", "p90_ms", "p99_ms", "max_ms")
-	rep.add("max (backlog)", round(top.rate, 0), round(top.rate, 0), n, 0, 0.0, 0.0, 0.0, 0.0)
+	})
+	rep.Machine.Kafka = brokerVersion(b, brokers)
+	rep.Add(0, "accrue", "max (backlog)", int64(n), top.took)
+	lat := map[string]any{}
 	for i, f := range loads {
 		rate := f * top.rate
 		k := int(rate * float64(secs))
 		res := w.latency(b, fmt.Sprintf("latency-%s-%d", w.sfx, i), rate, feed[:k], ids)
 		b.Logf("%.0f%%: %.0f credits/s offered, %.0f achieved; p50 %v p90 %v p99 %v max %v (%d samples)", f*100, rate,
 			res.achieved, res.p(0.5), res.p(0.9), res.p(0.99), res.lat[len(res.lat)-1], len(res.lat))
-		rep.add(fmt.Sprintf("%.0f%%", f*100), round(rate, 0), round(res.achieved, 0), k, len(res.lat),
-			ms(res.p(0.5)), ms(res.p(0.9)), ms(res.p(0.99)), ms(res.lat[len(res.lat)-1]))
+		run := fmt.Sprintf("%.0f%% load", f*100)
+		rep.Add(0, "accrue", run, int64(k), res.took)
+		lat[run] = map[string]any{"offered_per_s": round(rate, 0), "samples": len(res.lat), "p50_ms": ms(res.p(0.5)),
+			"p90_ms": ms(res.p(0.9)), "p99_ms": ms(res.p(0.99)), "max_ms": ms(res.lat[len(res.lat)-1])}
 		b.ReportMetric(ms(res.p(0.5)), fmt.Sprintf("p50_ms@%.0f%%", f*100))
 		b.ReportMetric(ms(res.p(0.99)), fmt.Sprintf("p99_ms@%.0f%%", f*100))
 	}
+	rep.Compare(0, "accrue", "max (backlog)")
+	rep.Facts["latency"] = lat
 	b.ReportMetric(top.rate, "max_credits/s")
 	b.ReportMetric(0, "ns/op")
-	rep.note("the maximum is one instance's rate over a backlog of %d credits in batches of up to %d; under a steady load the batches are what arrived since the last poll", n, accrueBatch)
-	rep.note("latency includes the producer's send, the stage's poll, processing and transaction commit, and the consumer's fetch; all on the same 2 cores as the broker")
-	rep.emit(b)
+	rep.Notes = append(rep.Notes,
+		fmt.Sprintf("the maximum is one instance's rate over a backlog of %d credits in batches of up to %d; under a steady load the batches are what arrived since the last poll", n, accrueBatch),
+		"a load row's records/s is what the stage achieved: its credits over the time from the first sent to the last committed",
+		"latency includes the producer's send, the stage's poll, processing and transaction commit, and the consumer's fetch; all on the same 2 cores as the broker")
+	writeReport(b, rep)
 }
 
 func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 1) }
@@ -87,6 +97,7 @@ func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisec
 type latencyResult struct {
 	lat      []time.Duration
 	achieved float64
+	took     time.Duration // first credit sent to last committed
 }
 
 func (r latencyResult) p(q float64) time.Duration {
@@ -197,7 +208,7 @@ func (w *scaleWorld) latency(b *testing.B, name string, rate float64, feed []key
 		b.Fatalf("%s: no accrual matched a credit", name)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return latencyResult{lat: lat, achieved: float64(len(feed)) / end.Sub(start).Seconds()}
+	return latencyResult{lat: lat, achieved: float64(len(feed)) / end.Sub(start).Seconds(), took: end.Sub(start)}
 }
 
 // inputID is the value of the first "input_id" of an accrual record: the

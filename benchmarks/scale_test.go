@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/accrue/accrue/benchmarks/report"
 	pt "github.com/accrue/accrue/pipeline/pipelinetest"
 )
 
@@ -45,8 +47,9 @@ import (
 // The counting stage reads the same credits four times over (its rounds
 // would otherwise last a fraction of a second). ACCRUE_BENCH_SCALE_CREDITS
 // (default 150000) and ACCRUE_BENCH_ROUNDS
-// (default 2) change the work; ACCRUE_BENCH_RESULTS=dir writes the report
-// as dir/scale.json.
+// (default 2) change the work. The report goes to
+// benchmarks/results/scale.json (benchmarks/report), which
+// `go run ./benchmarks/plot` draws.
 func BenchmarkScaleInstances(b *testing.B) {
 	brokers := pt.RealBrokers(b)
 	bin := pt.AccrueBinary(b)
@@ -65,11 +68,13 @@ func BenchmarkScaleInstances(b *testing.B) {
 		countFeed = append(countFeed, feed...)
 	}
 
-	rep := newBenchReport("BenchmarkScaleInstances", "scale", map[string]any{
-		"credits_per_round": n, "count_stage_records_per_round": len(countFeed), "rounds": rounds, "partitions": benchPartitions, "max_poll_records": accrueBatch,
-		"programs": 1, "reps": accrueReps, "stages": "accrue stage accrue (--parallelism default: GOMAXPROCS), accrue stage count",
+	rep := report.New("scale", "go test ./benchmarks -run '^$' -bench ScaleInstances -benchtime 1x -timeout 30m", map[string]any{
+		"credits_per_round": n, "count_stage_records_per_round": len(countFeed), "rounds": rounds,
+		"partitions": benchPartitions, "max_poll_records": accrueBatch, "programs": 1, "reps": accrueReps,
+		"stages":    "accrue stage accrue (--parallelism default: GOMAXPROCS), accrue stage count",
 		"instances": "processes, one consumer group per stage and round",
-	}, "stage", "instances", "round", "records_per_s", "seconds", "speedup_vs_1", "records_per_instance", "input_partitions_per_instance", "restored_records", "rebalances_while_timed")
+	})
+	rep.Machine.Kafka = brokerVersion(b, brokers)
 	rates := map[string]map[int][]float64{"count": {}, "accrue": {}}
 	for r := range rounds {
 		order := []int{1, 2, 3}
@@ -86,15 +91,13 @@ func BenchmarkScaleInstances(b *testing.B) {
 				rates[kind][inst] = append(rates[kind][inst], res.rate)
 				b.Logf("%s × %d, round %d: %.0f records/s in %v; per instance %v; partitions %v", kind, inst, r, res.rate,
 					res.took.Round(time.Millisecond), res.perInstance, res.partitions)
-				rep.add(kind, inst, r, round(res.rate, 0), round(res.took.Seconds(), 3), 0.0,
-					joinInts(res.perInstance), joinInts(res.partitions), res.restored, res.rebalances)
+				rep.Add(r, kind, instances(inst), int64(len(in)), res.took)
+				rep.Facts[fmt.Sprintf("%s, round %d, %s", kind, r, instances(inst))] = map[string]any{
+					"records_per_instance": joinInts(res.perInstance), "input_partitions_per_instance": joinInts(res.partitions),
+					"restored_records": res.restored, "rebalances_while_timed": res.rebalances}
 			}
+			rep.Compare(r, kind, instances(1))
 		}
-	}
-	// Speed-ups against one instance of the same round.
-	for _, row := range rep.Rows {
-		kind, r := row[0].(string), row[2].(int)
-		row[5] = round(row[3].(float64)/rates[kind][1][r], 3)
 	}
 	for _, kind := range []string{"count", "accrue"} {
 		unit := "credits/s"
@@ -108,9 +111,45 @@ func BenchmarkScaleInstances(b *testing.B) {
 		b.ReportMetric(median(rates[kind][3])/median(rates[kind][1]), kind+"_x3/x1")
 	}
 	b.ReportMetric(0, "ns/op")
-	rep.note("records_per_s is the group's aggregate: credits for both stages (the accrual stage also reads back its override records, not counted)")
-	rep.note("speedup_vs_1 divides by one instance of the same stage in the same round")
-	rep.emit(b)
+	rep.Notes = append(rep.Notes,
+		"records/s is the group's aggregate: credits for both stages (the accrual stage also reads back its override records, not counted)",
+		"'of 1 instance' divides by one instance of the same stage in the same round")
+	writeReport(b, rep)
+}
+
+func instances(n int) string {
+	if n == 1 {
+		return "1 instance"
+	}
+	return strconv.Itoa(n) + " instances"
+}
+
+// writeReport writes rep to benchmarks/results/<name>.json and prints it
+// as a table and as JSON.
+func writeReport(b *testing.B, rep *report.Report) {
+	b.Helper()
+	path, err := rep.Write("results")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rep.Table(os.Stdout); err != nil {
+		b.Fatal(err)
+	}
+	os.Stdout.Write(rep.JSON())
+	b.Logf("report written to benchmarks/%s", path)
+}
+
+// brokerVersion is the Kafka version the brokers answer with.
+func brokerVersion(b *testing.B, brokers []string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	vs, err := pt.Admin(b, brokers).ApiVersions(ctx)
+	if err != nil {
+		return ""
+	}
+	var out []string
+	vs.Each(func(v kadm.BrokerApiVersions) { out = append(out, v.VersionGuess()) })
+	return strings.Join(out, ", ")
 }
 
 // countRepeat is how many times the counting stage reads the credits.
@@ -538,4 +577,10 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// round keeps figures readable in a report: digits after the point.
+func round(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/accrue/accrue/benchmarks/report"
 	"github.com/accrue/accrue/connectors/canonical"
 	"github.com/accrue/accrue/pipeline"
 	pt "github.com/accrue/accrue/pipeline/pipelinetest"
@@ -50,8 +51,8 @@ import (
 //
 //     go test ./benchmarks -run '^$' -bench StateMillionReps -benchtime 1x -timeout 30m
 //
-// ACCRUE_BENCH_STATE_REPS (default 1000000) changes the number of reps;
-// ACCRUE_BENCH_RESULTS=dir writes the report as dir/state.json.
+// ACCRUE_BENCH_STATE_REPS (default 1000000) changes the number of reps.
+// The report goes to benchmarks/results/state.json (benchmarks/report).
 func BenchmarkStateMillionReps(b *testing.B) {
 	brokers := pt.RealBrokers(b)
 	reps := envInt(b, "ACCRUE_BENCH_STATE_REPS", 1_000_000)
@@ -72,11 +73,13 @@ func BenchmarkStateMillionReps(b *testing.B) {
 	})
 
 	tb := stateTables(reps)
-	rep := newBenchReport("BenchmarkStateMillionReps", "state", map[string]any{
+	rep := report.New("state", "go test ./benchmarks -run '^$' -bench StateMillionReps -benchtime 1x -timeout 30m", map[string]any{
 		"reps": reps, "programs": 1, "periods": 1, "credits": reps, "credit": "one USD sale per rep, September 2026",
 		"partitions": benchPartitions, "max_poll_records": accrueBatch, "parallelism": runtime.GOMAXPROCS(0),
 		"program": "ae: amount, monthly, quota by role, marginal bands, cap, two spiffs, clawback, overrides (no managers here), nudges, badges",
-	}, "measure", "value", "unit")
+	})
+	rep.Machine.Kafka = brokerVersion(b, brokers)
+	fact := func(k string, v any) { rep.Facts[k] = v }
 
 	t0 := time.Now()
 	produceStateCredits(b, brokers, input, reps)
@@ -84,25 +87,24 @@ func BenchmarkStateMillionReps(b *testing.B) {
 
 	// Build.
 	built := runStateStage(b, brokers, name, input, tb, "build", reps)
-	rep.add("build: credits/s of one instance", round(built.rate, 0), "credits/s")
-	rep.add("build: time", round(built.took.Seconds(), 1), "s")
+	rep.Add(0, "accrue", "build the state", int64(reps), built.took)
 
 	// The changelog.
 	cl := readChangelog(b, brokers, adm, name+".changelog")
-	rep.add("changelog: records", cl.records, "records")
-	rep.add("changelog: transaction markers", cl.markers, "records")
-	rep.add("changelog: bytes on the broker's disk", cl.diskBytes, "B")
-	rep.add("changelog: key+value bytes", cl.kvBytes, "B")
+	fact("changelog_records", cl.records)
+	fact("changelog_transaction_markers", cl.markers)
+	fact("changelog_disk_bytes", cl.diskBytes)
+	fact("changelog_key_value_bytes", cl.kvBytes)
 	for _, k := range []string{"p", "s", "other"} {
 		if cl.keys[k] == 0 {
 			continue
 		}
-		rep.add(fmt.Sprintf("changelog: %s entries", stateKind(k)), cl.keys[k], "keys")
-		rep.add(fmt.Sprintf("changelog: key+value bytes per %s entry", stateKind(k)), round(float64(cl.bytes[k])/float64(cl.keys[k]), 1), "B")
+		fact(fmt.Sprintf("changelog_%s_entries", stateKind(k)), cl.keys[k])
+		fact(fmt.Sprintf("changelog_key_value_bytes_per_%s_entry", stateKind(k)), round(float64(cl.bytes[k])/float64(cl.keys[k]), 1))
 	}
 	periods := float64(cl.keys["p"])
-	rep.add("changelog: key+value bytes per (program, period, rep), all entries", round(float64(cl.kvBytes)/periods, 1), "B")
-	rep.add("changelog: disk bytes per (program, period, rep), all entries", round(float64(cl.diskBytes)/periods, 1), "B")
+	fact("changelog_key_value_bytes_per_program_period_rep_all_entries", round(float64(cl.kvBytes)/periods, 1))
+	fact("changelog_disk_bytes_per_program_period_rep_all_entries", round(float64(cl.diskBytes)/periods, 1))
 
 	// Restore, whole: a fresh instance restores the partitions it is
 	// given at its first records there or, idle, at its first tick; the
@@ -115,42 +117,41 @@ func BenchmarkStateMillionReps(b *testing.B) {
 	whole := runStateStage(b, brokers, name, input, tb, "whole", benchPartitions)
 	keys := whole.keys
 	heapPerM := float64(whole.heap-heap0) / float64(keys) * 1e6
-	rep.add("restore, all partitions at once: time", round(whole.restoreSecs, 2), "s")
-	rep.add("restore, all partitions at once: records read", whole.restored, "records")
-	rep.add("restore, all partitions at once: records/s", round(float64(whole.restored)/whole.restoreSecs, 0), "records/s")
-	rep.add("restore, all partitions at once: restores", whole.restores, "calls")
-	rep.add("state keys held", keys, "keys")
-	rep.add("Go heap before the instance", round(float64(heap0)/(1<<20), 0), "MiB")
-	rep.add("Go heap holding the whole state", round(float64(whole.heap)/(1<<20), 0), "MiB")
-	rep.add("Go heap per 1M state keys", round(heapPerM/(1<<20), 0), "MiB")
-	rep.add("Go heap per (program, period, rep), all entries", round(float64(whole.heap-heap0)/periods, 0), "B")
+	rep.Add(0, "restore", "all partitions, by the stage", whole.restored, time.Duration(whole.restoreSecs*float64(time.Second)))
+	fact("restore_all_partitions_restores", whole.restores)
+	fact("state_keys_held", keys)
+	fact("heap_mib_before_the_instance", round(float64(heap0)/(1<<20), 0))
+	fact("heap_mib_holding_the_whole_state", round(float64(whole.heap)/(1<<20), 0))
+	fact("heap_mib_per_1m_state_keys", round(heapPerM/(1<<20), 0))
+	fact("heap_bytes_per_program_period_rep_all_entries", round(float64(whole.heap-heap0)/periods, 0))
 
 	// Restore, one partition at a time.
 	var sum float64
 	for p := range benchPartitions {
 		runtime.GC() // each starts from the same heap, the last one's map gone
 		s := restorePartition(b, brokers, adm, name+".changelog", int32(p))
-		rep.add(fmt.Sprintf("restore, partition %d alone: time", p), round(s.secs, 2), "s")
-		rep.add(fmt.Sprintf("restore, partition %d alone: records", p), s.records, "records")
-		rep.add(fmt.Sprintf("restore, partition %d alone: keys", p), s.keys, "keys")
+		rep.Add(0, "restore", fmt.Sprintf("partition %d alone", p), s.records, time.Duration(s.secs*float64(time.Second)))
+		fact(fmt.Sprintf("restore_partition_%d_keys", p), s.keys)
 		sum += s.secs
 	}
-	rep.add("restore, one partition at a time: sum of the six", round(sum, 2), "s")
+	fact("restore_one_partition_at_a_time_sum_seconds", round(sum, 2))
 
 	b.ReportMetric(built.rate, "build_credits/s")
 	b.ReportMetric(whole.restoreSecs, "restore_s")
 	b.ReportMetric(float64(cl.kvBytes)/periods, "changelog_B/rep")
 	b.ReportMetric(heapPerM/(1<<20), "heap_MiB/1M_keys")
 	b.ReportMetric(0, "ns/op")
-	rep.note("one credit per rep makes one (program, period, rep) entry and one sale entry (kept for returns within the retention): a million reps are two million keys")
-	rep.note("the heap figures include what the instance allocates besides the state (clients, buffers); the reference tables of a million reps are live before and after, so they cancel")
-	rep.emit(b)
+	rep.Notes = append(rep.Notes,
+		"one credit per rep makes one (program, period, rep) entry and one sale entry (kept for returns within the retention): a million reps are two million keys",
+		"restore rows: records are changelog records read, records/s their rate; 'by the stage' is the runtime's own restore of all six partitions (state_restore_seconds), 'alone' the same reads and decoding one partition at a time",
+		"the heap figures include what the instance allocates besides the state (clients, buffers); the reference tables of a million reps are live before and after, so they cancel")
+	writeReport(b, rep)
 }
 
 func stateKind(k string) string {
 	switch k {
 	case "p":
-		return "(program, period, rep)"
+		return "program_period_rep"
 	case "s":
 		return "sale"
 	}

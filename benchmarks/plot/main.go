@@ -32,43 +32,31 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// report is the part of a benchmark report (benchmarks/scale_report_test.go)
-// that the figures need.
+// report is the part of a benchmark report (benchmarks/report) that the
+// figures need.
 type report struct {
-	Benchmark string `json:"benchmark"`
-	Started   string `json:"started"`
-	Machine   struct {
-		Cores     int       `json:"cores"`
-		LoadStart []float64 `json:"load_average_start"`
-		Commit    string    `json:"commit"`
+	Name    string `json:"name"`
+	Date    string `json:"date"`
+	Machine struct {
+		Cores int    `json:"cores"`
+		Kafka string `json:"kafka"`
 	} `json:"machine"`
-	Columns []string `json:"columns"`
-	Rows    [][]any  `json:"rows"`
-}
-
-func (r *report) col(name string) int {
-	for i, c := range r.Columns {
-		if c == name {
-			return i
-		}
-	}
-	log.Fatalf("%s: no column %q", r.Benchmark, name)
-	return -1
-}
-
-func (r *report) num(row []any, name string) float64 {
-	f, _ := row[r.col(name)].(float64)
-	return f
-}
-
-func (r *report) str(row []any, name string) string {
-	s, _ := row[r.col(name)].(string)
-	return s
+	Results []struct {
+		Round  int     `json:"round"`
+		Stage  string  `json:"stage"`
+		Run    string  `json:"run"`
+		PerSec float64 `json:"records_per_s"`
+	} `json:"results"`
+	Facts map[string]json.RawMessage `json:"facts"`
 }
 
 func (r *report) when() string {
-	d, _, _ := strings.Cut(r.Started, "T")
-	return fmt.Sprintf("%s, %d cores, commit %s", d, r.Machine.Cores, r.Machine.Commit)
+	d, _, _ := strings.Cut(r.Date, "T")
+	s := fmt.Sprintf("%s, %d cores", d, r.Machine.Cores)
+	if r.Machine.Kafka != "" {
+		s += ", Kafka " + r.Machine.Kafka
+	}
+	return s
 }
 
 func read(path string) (*report, error) {
@@ -124,12 +112,16 @@ func drawScale(r *report, out string) error {
 	}
 	rates := map[key][]float64{}
 	var stages []string
-	for _, row := range r.Rows {
-		k := key{r.str(row, "stage"), int(r.num(row, "instances"))}
+	for _, row := range r.Results {
+		n, err := strconv.Atoi(strings.Fields(row.Run)[0]) // "2 instances"
+		if err != nil {
+			return fmt.Errorf("run %q: not a number of instances", row.Run)
+		}
+		k := key{row.Stage, n}
 		if len(rates[k]) == 0 && k.inst == 1 {
 			stages = append(stages, k.stage)
 		}
-		rates[k] = append(rates[k], r.num(row, "records_per_s"))
+		rates[k] = append(rates[k], row.PerSec)
 	}
 	sort.Strings(stages)
 	var plots []*plot.Plot
@@ -187,7 +179,7 @@ func drawScale(r *report, out string) error {
 	const w, h = 6 * vg.Inch, 4.2 * vg.Inch
 	img := vgimg.New(vg.Length(len(plots))*w, h+0.3*vg.Inch)
 	dc := draw.New(img)
-	title := fmt.Sprintf("BenchmarkScaleInstances (%s)", r.when())
+	title := fmt.Sprintf("BenchmarkScaleInstances: one process per instance (%s)", r.when())
 	dc.FillText(draw.TextStyle{Color: color.Black, Font: titleFont(), Handler: plot.DefaultTextHandler},
 		vg.Point{X: 0.2 * vg.Inch, Y: h + 0.1*vg.Inch}, title)
 	dc.Rectangle.Max.Y = h
@@ -206,19 +198,27 @@ func drawLatency(r *report, out string) error {
 	p.X.Label.Text = "offered load, credits/s"
 	p.Y.Label.Text = "latency, ms"
 	qs := []struct{ col, name string }{{"p50_ms", "p50"}, {"p90_ms", "p90"}, {"p99_ms", "p99"}}
-	lines := make([]plotter.XYs, len(qs))
+	var loads map[string]map[string]float64
+	if err := json.Unmarshal(r.Facts["latency"], &loads); err != nil {
+		return fmt.Errorf("facts.latency: %w", err)
+	}
 	var maxRate float64
-	for _, row := range r.Rows {
-		if strings.HasPrefix(r.str(row, "load"), "max") {
-			maxRate = r.num(row, "offered_credits_per_s")
-			continue
+	for _, row := range r.Results {
+		if strings.HasPrefix(row.Run, "max") {
+			maxRate = row.PerSec
 		}
+	}
+	lines := make([]plotter.XYs, len(qs))
+	for _, l := range loads {
 		for i, q := range qs {
-			lines[i] = append(lines[i], plotter.XY{X: r.num(row, "offered_credits_per_s"), Y: r.num(row, q.col)})
+			lines[i] = append(lines[i], plotter.XY{X: l["offered_per_s"], Y: l[q.col]})
 		}
 	}
 	if len(lines[0]) == 0 {
-		return errors.New("no rows")
+		return errors.New("no loads")
+	}
+	for i := range lines {
+		sort.Slice(lines[i], func(a, b int) bool { return lines[i][a].X < lines[i][b].X })
 	}
 	hi := 0.0
 	for i, q := range qs {
