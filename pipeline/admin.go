@@ -17,8 +17,10 @@ import (
 //	/healthz  200 while the process runs
 //	/readyz   200 when every readiness check passes, else 503 naming the first that fails
 type Admin struct {
-	srv *http.Server
-	ln  net.Listener
+	srv     *http.Server
+	ln      net.Listener
+	mux     *http.ServeMux
+	metrics http.Handler
 }
 
 // ReadyCheck reports whether one part of the process is ready.
@@ -36,7 +38,8 @@ func NewAdmin(addr string, gatherer prometheus.Gatherer, checks ...ReadyCheck) (
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+	mux.Handle("/metrics", metrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -50,7 +53,17 @@ func NewAdmin(addr string, gatherer prometheus.Gatherer, checks ...ReadyCheck) (
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return &Admin{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}, nil
+	return &Admin{ln: ln, mux: mux, metrics: metrics,
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}, nil
+}
+
+// GuardMetrics puts wrap (a bearer-token check) in front of /metrics;
+// /healthz and /readyz stay open to probes. Call it before Serve.
+func (a *Admin) GuardMetrics(wrap func(http.Handler) http.Handler) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", wrap(a.metrics))
+	mux.Handle("/", a.mux)
+	a.srv.Handler = mux
 }
 
 // Addr is the address the admin server listens on.

@@ -128,9 +128,18 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func scrape(t *testing.T, url string) string {
+// scrape GETs url with the bearer token, when there is one, and fails t
+// unless the answer is 200.
+func scrape(t *testing.T, url, token string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +203,8 @@ func TestSecureKafkaStage(t *testing.T) {
 
 	t.Setenv("ACCRUE_CLICKHOUSE_PASSWORD", plantedClickHousePassword)
 	t.Setenv("ACCRUE_PAYOUT_DEBTOR_IBAN", plantedIBAN)
+	const metricsToken = "metrics-token-0123456789"
+	t.Setenv("ACCRUE_METRICS_TOKENS", metricsToken)
 	admin := freeAddr(t)
 	p := pt.StartProc(t, pt.AccrueBinary(t), t.TempDir(), "count", append(s.kafkaArgs(),
 		"stage", "count", "--name", name, "--input", in, "--output", out, "--admin-addr", admin)...)
@@ -210,7 +221,21 @@ func TestSecureKafkaStage(t *testing.T) {
 	if err := pt.CheckCounts(got, want); err != nil {
 		t.Error(err)
 	}
-	metrics := scrape(t, "http://"+admin+"/metrics")
+	// /metrics is behind ACCRUE_METRICS_TOKENS; the probes are not.
+	for _, tok := range []string{"", "wrong-metrics-token-0123"} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+admin+"/metrics", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("/metrics with token %q: %v %v, want 401", tok, resp.StatusCode, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	scrape(t, "http://"+admin+"/healthz", "")
+	scrape(t, "http://"+admin+"/readyz", "")
+	metrics := scrape(t, "http://"+admin+"/metrics", metricsToken)
 	if !strings.Contains(metrics, "accrue_kafka_") || !strings.Contains(metrics, "accrue_stage_") {
 		t.Errorf("/metrics lacks the Kafka client's and the stage's metrics:\n%.2000s", metrics)
 	}
@@ -225,7 +250,7 @@ func TestSecureKafkaStage(t *testing.T) {
 		t.Errorf("the start line does not show the configuration with its secrets redacted:\n%.3000s", log)
 	}
 	noSecrets(t, map[string]string{"log": log, "stdout": stdout, "/metrics": metrics},
-		kafkaPassword, plantedClickHousePassword, plantedIBAN, plantedAccountNumber)
+		kafkaPassword, plantedClickHousePassword, plantedIBAN, plantedAccountNumber, metricsToken)
 }
 
 // Brokers that refuse a stage make it exit at once with a plain message
@@ -362,7 +387,7 @@ func TestSecureSink(t *testing.T) {
 	if rows != n {
 		t.Errorf("%d rows, want %d", rows, n)
 	}
-	metrics := scrape(t, "http://"+admin+"/metrics")
+	metrics := scrape(t, "http://"+admin+"/metrics", "")
 	if !strings.Contains(metrics, "accrue_kafka_") {
 		t.Errorf("/metrics lacks the Kafka client's metrics:\n%.2000s", metrics)
 	}

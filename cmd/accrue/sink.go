@@ -79,7 +79,7 @@ Run 'accrue clickhouse migrate' first.`, strings.Join(clickhouse.Kinds(), "\n  "
 	ch.Flags().DurationVar(&cfg.CommitInterval, "commit-interval", time.Second, "how often acknowledged offsets are committed")
 	ch.Flags().DurationVar(&cfg.SessionTimeout, "session-timeout", 15*time.Second, "group session timeout")
 	ch.Flags().StringVar(&adminAddr, "admin-addr", envOr("ACCRUE_ADMIN_ADDR", "127.0.0.1:9464"),
-		"listen address of /metrics, /healthz and /readyz (empty: none; env ACCRUE_ADMIN_ADDR)")
+		adminAddrUsage)
 	cmd.AddCommand(ch, newSinkWebhookCmd(g))
 	return cmd
 }

@@ -85,7 +85,7 @@ separated), never from the command line. See docs/payouts.md.`,
 	f.DurationVar(&cfg.CommitInterval, "commit-interval", time.Second, "how often acknowledged offsets are committed while delivering")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", 15*time.Second, "group session timeout")
 	f.StringVar(&adminAddr, "admin-addr", envOr("ACCRUE_ADMIN_ADDR", "127.0.0.1:9464"),
-		"listen address of /metrics, /healthz and /readyz (empty: none; env ACCRUE_ADMIN_ADDR)")
+		adminAddrUsage)
 	return cmd
 }
 

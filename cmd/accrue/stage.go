@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,9 +14,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/accrue/accrue/connectors/httpguard"
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/pipeline/counter"
 )
+
+// adminAddrUsage describes every long-running command's --admin-addr.
+const adminAddrUsage = "listen address of /metrics, /healthz and /readyz (empty: none; env ACCRUE_ADMIN_ADDR); " +
+	"/metrics needs a bearer token of ACCRUE_METRICS_TOKENS (comma separated) when it is set"
 
 // stageFlags are the flags of every command that runs a stage.
 type stageFlags struct {
@@ -30,7 +36,7 @@ func (f *stageFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.instanceID, "instance-id", envOr("ACCRUE_INSTANCE_ID", ""),
 		"stable id of this instance, unique among running ones (default: host name; env ACCRUE_INSTANCE_ID)")
 	cmd.Flags().StringVar(&f.adminAddr, "admin-addr", envOr("ACCRUE_ADMIN_ADDR", "127.0.0.1:9464"),
-		"listen address of /metrics, /healthz and /readyz (empty: none; env ACCRUE_ADMIN_ADDR)")
+		adminAddrUsage)
 	cmd.Flags().IntVar(&f.maxPollRecords, "max-poll-records", 10000, "records per batch and transaction, at most")
 	cmd.Flags().DurationVar(&f.sessionTimeout, "session-timeout", 15*time.Second, "group session timeout")
 	cmd.Flags().DurationVar(&f.transactionTimeout, "transaction-timeout", 20*time.Second, "transaction timeout")
@@ -62,6 +68,9 @@ func serveAdmin(addr string, reg *prometheus.Registry, checks ...pipeline.ReadyC
 	a, err := pipeline.NewAdmin(addr, reg, checks...)
 	if err != nil {
 		return nil, fmt.Errorf("admin server: %w", err)
+	}
+	if tokens, err := bearerTokens("metrics", "", "ACCRUE_METRICS_TOKENS"); err == nil {
+		a.GuardMetrics(func(h http.Handler) http.Handler { return httpguard.Bearer(tokens, h) })
 	}
 	go func() {
 		if err := a.Serve(); err != nil {
