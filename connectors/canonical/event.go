@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -124,6 +125,9 @@ func (e *Event) Validate() error {
 	if e.RepID == "" && len(e.Splits) == 0 && e.AccountID == "" && e.Type != Return && e.Type != Cancel {
 		return &FieldError{"rep_id", ErrMissing}
 	}
+	if err := e.validateText(); err != nil {
+		return err
+	}
 	if e.Amount.Currency == "" {
 		return &FieldError{"amount.currency", ErrMissing}
 	}
@@ -152,6 +156,80 @@ func (e *Event) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Limits on an event's text: an identifier names one thing and is short;
+// an attribute is a label, not a document. A record over them is refused
+// (invalid_field) rather than carried through every stage, topic and
+// table.
+const (
+	MaxIDBytes             = 256
+	MaxAttributes          = 64
+	MaxAttributeValueBytes = 1024
+)
+
+// validateText checks that the identifiers and attributes are valid UTF-8
+// (a JSON writer would replace what is not, silently changing the key
+// that dedupe, returns and the reports go by), free of control characters
+// where they name something, and within the limits above.
+func (e *Event) validateText() error {
+	for _, f := range [...]struct{ name, v string }{
+		{"source", e.Source}, {"txn_id", e.TxnID}, {"ref_txn_id", e.RefTxnID},
+		{"rep_id", e.RepID}, {"account_id", e.AccountID}, {"product_id", e.ProductID},
+		{"amount.currency", e.Amount.Currency},
+		{"event_id", e.EventID}, // last: it is made of source and txn_id when not given
+	} {
+		if msg := textProblem(f.v, MaxIDBytes, true); msg != "" {
+			return fieldErr(f.name, "%s", msg)
+		}
+	}
+	if e.Margin != nil {
+		if msg := textProblem(e.Margin.Currency, MaxIDBytes, true); msg != "" {
+			return fieldErr("margin.currency", "%s", msg)
+		}
+	}
+	for i, s := range e.Splits {
+		if msg := textProblem(s.RepID, MaxIDBytes, true); msg != "" {
+			return fieldErr(fmt.Sprintf("splits[%d].rep_id", i), "%s", msg)
+		}
+	}
+	if len(e.Attributes) > MaxAttributes {
+		return fieldErr("attributes", "%d attributes, more than %d", len(e.Attributes), MaxAttributes)
+	}
+	for k, v := range e.Attributes {
+		if msg := textProblem(k, MaxIDBytes, true); msg != "" {
+			return fieldErr("attributes", "a key: %s", msg)
+		}
+		if msg := textProblem(v, MaxAttributeValueBytes, false); msg != "" {
+			return fieldErr("attributes."+k, "%s", msg)
+		}
+	}
+	return nil
+}
+
+// textProblem says what is wrong with a text field, "" when nothing: more
+// than max bytes, invalid UTF-8, or, where it names something (name), a
+// control character.
+func textProblem(s string, max int, name bool) string {
+	if len(s) > max {
+		return fmt.Sprintf("%d bytes, more than %d", len(s), max)
+	}
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !realRuneError(s, i):
+			return fmt.Sprintf("not valid UTF-8 at byte %d", i)
+		case name && (r < 0x20 || r == 0x7f):
+			return fmt.Sprintf("control character %U at byte %d", r, i)
+		}
+	}
+	return ""
+}
+
+// realRuneError reports whether s holds an encoded U+FFFD at i, rather than
+// an invalid byte that decodes as one.
+func realRuneError(s string, i int) bool {
+	_, size := utf8.DecodeRuneInString(s[i:])
+	return size == 3
 }
 
 // wire is the JSON form: decimals as strings, optional parts as pointers.

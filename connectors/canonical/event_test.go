@@ -3,6 +3,7 @@ package canonical
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,30 @@ func TestValidate(t *testing.T) {
 		{"split share zero", func(e *Event) { e.Splits = []Split{{"a", d("0")}, {"b", d("1")}} }, "splits[0].share"},
 		{"split without rep", func(e *Event) { e.Splits = []Split{{"", d("1")}} }, "splits[0].rep_id"},
 		{"splits not summing to 1", func(e *Event) { e.Splits = []Split{{"a", d("0.6")}, {"b", d("0.3")}} }, "splits"},
+		{"txn id not UTF-8", func(e *Event) { e.TxnID = "T-\xff\xfe" }, "txn_id"},
+		{"txn id holding U+FFFD itself", func(e *Event) { e.TxnID = "T-\uFFFD" }, ""},
+		{"rep id with a newline", func(e *Event) { e.RepID = "R-1\nR-2" }, "rep_id"},
+		{"product id with DEL", func(e *Event) { e.ProductID = "P\x7f" }, "product_id"},
+		{"source of 256 bytes", func(e *Event) { e.Source = strings.Repeat("s", MaxIDBytes) }, ""},
+		{"source of 257 bytes", func(e *Event) { e.Source = strings.Repeat("s", MaxIDBytes+1) }, "source"},
+		{"account id of 2 MiB", func(e *Event) { e.AccountID = strings.Repeat("a", 2<<20) }, "account_id"},
+		{"split rep not UTF-8", func(e *Event) {
+			e.RepID = ""
+			e.Splits = []Split{{"a", d("0.5")}, {"b\xc3", d("0.5")}}
+		}, "splits[1].rep_id"},
+		{"margin currency with a tab", func(e *Event) { e.Margin = &Money{Value: d("1"), Currency: "EU\tR"} }, "margin.currency"},
+		{"attribute value with a newline", func(e *Event) { e.Attributes = map[string]string{"note": "two\nlines"} }, ""},
+		{"attribute value not UTF-8", func(e *Event) { e.Attributes = map[string]string{"note": "\xff"} }, "attributes.note"},
+		{"attribute value too long", func(e *Event) {
+			e.Attributes = map[string]string{"note": strings.Repeat("x", MaxAttributeValueBytes+1)}
+		}, "attributes.note"},
+		{"attribute key with a newline", func(e *Event) { e.Attributes = map[string]string{"a\nb": "x"} }, "attributes"},
+		{"too many attributes", func(e *Event) {
+			e.Attributes = map[string]string{}
+			for i := range MaxAttributes + 1 {
+				e.Attributes["k"+strconv.Itoa(i)] = "v"
+			}
+		}, "attributes"},
 	} {
 		e := valid()
 		c.mod(&e)

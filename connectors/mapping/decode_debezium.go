@@ -33,7 +33,7 @@ func (m *Mapper) mapDebezium(r *Reuse, payload []byte, visit func(Outcome)) {
 		case bytes.Equal(o.Raw, []byte("null")):
 			o.Skip = SkipCDCTombstone
 		case err != nil:
-			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, err)}
+			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, jsonError(err))}
 		default:
 			m.mapChange(r, obj.v, &o)
 		}
@@ -56,6 +56,16 @@ func (m *Mapper) mapChange(r *Reuse, env *fastjson.Value, o *Outcome) {
 		default:
 			o.Reject = cdcErr("payload is %s, want an object", fjKind(p))
 			return
+		}
+	}
+	// The envelope's own keys, read whatever the config, are held to
+	// what Mapper.duplicateKey holds the mapped ones to.
+	if obj, err := env.Object(); err == nil {
+		for _, k := range [...]string{"op", "before", "after", "ts_ms", "source"} {
+			if n := countKey(obj, k); n > 1 {
+				o.Reject = pipeline.Rejectf(ReasonMalformedJSON, k, "the envelope's key %q appears %d times; which one is meant is not clear", k, n)
+				return
+			}
 		}
 	}
 	var op string

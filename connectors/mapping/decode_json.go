@@ -132,7 +132,7 @@ func (m *Mapper) mapJSON(r *Reuse, payload []byte, visit func(Outcome)) {
 	}
 	eachObject(payload, fast, func(o Outcome, obj jsonObject, err error) {
 		if err != nil {
-			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, err)}
+			o.Reject = &pipeline.Reject{Reason: ReasonMalformedJSON, Err: fmt.Errorf("line %d: %w", o.Line, jsonError(err))}
 		} else {
 			m.mapRecord(r, obj, &o)
 		}

@@ -98,6 +98,9 @@ type Mapper struct {
 	layout string
 	loc    *time.Location
 	zoned  bool // rfc3339 may also be written without offset, in loc
+	// wall is set when layout writes a wall-clock time without offset,
+	// read in loc (wallTime).
+	wall   bool
 	dec    byte
 	group  byte
 	delim  rune
@@ -108,8 +111,11 @@ type Mapper struct {
 	attrs   []spec
 	typ     TypeRule
 	typeRef ref
-	splits  *splitSpec
-	selfRef bool // ref_txn_id is not mapped: returns and cancels refer to their own txn_id
+	// jsonRefs are the source paths a JSON or Debezium record is read at
+	// (duplicateKey).
+	jsonRefs []*ref
+	splits   *splitSpec
+	selfRef  bool // ref_txn_id is not mapped: returns and cancels refer to their own txn_id
 	// trie, when not nil, reads JSON records in one pass (scan_json.go).
 	trie *pathTrie
 }
@@ -142,6 +148,7 @@ func compile(c *Config) (*Mapper, error) {
 	if m.layout == "" {
 		m.layout = LayoutRFC3339
 	}
+	m.wall = wallLayout(m.layout)
 	if c.Number.Decimal != "" {
 		m.dec = c.Number.Decimal[0]
 	}
@@ -196,6 +203,24 @@ func compile(c *Config) (*Mapper, error) {
 	}
 	_, refMapped := c.Fields["ref_txn_id"]
 	m.selfRef = !refMapped
+	if m.format != CSV {
+		for i := range m.fields {
+			if m.fields[i].mapped {
+				m.jsonRefs = append(m.jsonRefs, &m.fields[i].src)
+			}
+		}
+		for i := range m.attrs {
+			if m.attrs[i].mapped {
+				m.jsonRefs = append(m.jsonRefs, &m.attrs[i].src)
+			}
+		}
+		if c.Type.Field != "" {
+			m.jsonRefs = append(m.jsonRefs, &m.typeRef)
+		}
+		if m.splits != nil {
+			m.jsonRefs = append(m.jsonRefs, &m.splits.path)
+		}
+	}
 	if m.format == JSON && m.splits == nil {
 		var refs []*ref
 		for i := range m.fields {
@@ -256,6 +281,11 @@ func (m *Mapper) mapPayload(r *Reuse, payload []byte, visit func(Outcome)) {
 // typeOf finds a record's canonical type. It returns the type, or a skip
 // reason, or a reject.
 func (m *Mapper) typeOf(rec record) (canonical.Type, string, *pipeline.Reject) {
+	if obj, ok := rec.(jsonObject); ok {
+		if rj := m.duplicateKey(obj); rj != nil {
+			return "", "", rj
+		}
+	}
 	if m.typ.Value != "" {
 		return canonical.Type(m.typ.Value), "", nil
 	}
@@ -344,8 +374,8 @@ func (m *Mapper) time(s string) (time.Time, error) {
 	case LayoutRFC3339:
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil && m.zoned {
-			if t, err2 := time.ParseInLocation("2006-01-02T15:04:05.999999999", s, m.loc); err2 == nil {
-				return t.UTC(), nil
+			if u, err2 := time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC); err2 == nil {
+				return wallTime(s, u, m.loc)
 			}
 		}
 		if err != nil {
@@ -365,11 +395,61 @@ func (m *Mapper) time(s string) (time.Time, error) {
 		}
 		return time.UnixMicro(n).UTC(), nil
 	}
+	if m.wall {
+		u, err := time.ParseInLocation(m.layout, s, time.UTC)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q does not match layout %q", s, m.layout)
+		}
+		return wallTime(s, u, m.loc)
+	}
 	t, err := time.ParseInLocation(m.layout, s, m.loc)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q does not match layout %q", s, m.layout)
 	}
 	return t.UTC(), nil
+}
+
+// wallLayout reports whether layout writes a wall-clock time with no
+// offset or zone: a time written with it and read back in UTC is the same
+// wall clock whatever zone it was written in.
+func wallLayout(layout string) bool {
+	switch layout {
+	case LayoutRFC3339, LayoutUnixS, LayoutUnixMs, LayoutUnixUs:
+		return false
+	}
+	ref := time.Date(2026, 7, 14, 15, 4, 5, 0, time.FixedZone("", 5*3600+30*60))
+	u, err := time.ParseInLocation(layout, ref.Format(layout), time.UTC)
+	if err != nil {
+		return false
+	}
+	_, off := u.Zone()
+	return off == 0
+}
+
+// wallTime is the instant at which loc's clocks show u's wall clock (u
+// holds it as UTC). Where they show it twice (the hour the clocks go back)
+// it is the earlier; where they never show it (the hour they skip), the
+// time is refused: no till or system in that zone could have written it.
+// time.ParseInLocation leaves both cases to chance.
+func wallTime(s string, u time.Time, loc *time.Location) (time.Time, error) {
+	var best time.Time
+	found := false
+	// The offsets in force half a day either side of the wall clock
+	// include the one before and the one after any change near it.
+	for _, probe := range [...]time.Time{u.Add(-12 * time.Hour), u, u.Add(12 * time.Hour)} {
+		_, off := probe.In(loc).Zone()
+		c := u.Add(-time.Duration(off) * time.Second)
+		if _, at := c.In(loc).Zone(); at != off {
+			continue
+		}
+		if !found || c.Before(best) {
+			best, found = c, true
+		}
+	}
+	if !found {
+		return time.Time{}, fmt.Errorf("%q is not a time in %s: the clocks skip it (daylight saving)", s, loc)
+	}
+	return best.UTC(), nil
 }
 
 // event maps one record whose type is known. fallbackTime, when not zero,

@@ -121,7 +121,7 @@ type jsonScan struct {
 	t    *pathTrie
 	b    []byte    // the record
 	vals []scanVal // by slot
-	seen []bool    // by trie node: a later duplicate key is not read
+	seen []bool    // by trie node: a duplicate key gives up
 }
 
 func (sc *jsonScan) str(v scanVal) string { return view(sc.b[v.off : v.off+v.n]) }
@@ -259,13 +259,13 @@ func (sc *jsonScan) object(b []byte, i int, node int32, depth int) (int, bool) {
 			if escaped {
 				return 0, false // fastjson compares unescaped keys
 			}
-			// Of a repeated key, the first is read, as fastjson's Get does.
+			// A mapped key seen twice in its object: the fastjson way
+			// refuses the record (Mapper.duplicateKey).
 			if child = sc.t.find(node, view(b[i+1:end])); child >= 0 {
 				if sc.seen[child] {
-					child = -1
-				} else {
-					sc.seen[child] = true
+					return 0, false
 				}
+				sc.seen[child] = true
 			}
 		}
 		i = skipSpace(b, end+1)
