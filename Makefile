@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 STACK := deploy/local/stack.sh
 
-.PHONY: demo test test-unit bench build stack-up stack-down vet
+.PHONY: demo test test-unit bench build stack-up stack-down vet fuzz
 
 build:
 	$(GO) build -o bin/accrue ./cmd/accrue
@@ -34,6 +34,10 @@ vet:
 bench:
 	$(STACK) up kafka
 	eval "$$($(STACK) env)" && $(GO) test ./benchmarks -run '^$$' -bench . -benchtime 3x -timeout 30m | tee benchmarks/results/latest.txt
+
+# Every fuzz target for FUZZTIME each (default 30s); see deploy/local/fuzz.sh.
+fuzz:
+	deploy/local/fuzz.sh
 
 stack-up:
 	$(STACK) up
