@@ -232,6 +232,7 @@ func (s *Stage[S]) Run(ctx context.Context) error {
 	opts = append(opts,
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Inputs...),
+		kgo.Balancers(balancer(s.cfg.Inputs)),
 		kgo.TransactionalID(s.cfg.Group+"-"+s.cfg.InstanceID),
 		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
@@ -320,6 +321,21 @@ func (s *Stage[S]) Run(ctx context.Context) error {
 // to 5s: in the accrual benchmark, two batches in five took 4.5s to flush
 // instead of 50ms.
 const metadataMinAge = 100 * time.Millisecond
+
+// balancer is the group balancer of a stage consuming inputs. With one
+// input, franz-go's default (cooperative sticky). With several, partition p
+// of every input must go to the same instance, since they share partition
+// p's state: the cooperative sticky balancer assigns each topic's
+// partitions on their own, and so gave two instances the same state
+// partition, each restoring it and writing it without the other's
+// changes. The range balancer assigns partition p of topics with the same
+// partition count and the same members to the same member.
+func balancer(inputs []string) kgo.GroupBalancer {
+	if len(inputs) > 1 {
+		return kgo.RangeBalancer()
+	}
+	return kgo.CooperativeStickyBalancer()
+}
 
 func isFatalFetchErr(err error) bool {
 	// Errors the client retries by itself (leader moves, unknown topic
