@@ -190,7 +190,7 @@ func (r *run) checkFlow(c *checked, note func(string, ...any)) {
 		refused[reason]++
 	}
 	if fmt.Sprint(refused) != fmt.Sprint(r.want.Rejected) {
-		note("refused by link and accrue, per event: %v; simulate: %v", refused, r.want.Rejected)
+		note("refused by link and accrue, per event: %v (link %v); simulate: %v", refused, byReason(dls[tp.Link]), r.want.Rejected)
 	}
 	for stage := range dls {
 		if stage != tp.Ingest && stage != tp.Dedupe && stage != tp.Link && stage != tp.Accrue {

@@ -77,6 +77,13 @@ func newRun(t *testing.T, name string, brokers []string, chAddr string) *run {
 	r := &run{t: t, name: name, bin: pt.AccrueBinary(t), dir: t.TempDir(), brokers: brokers, chAddr: chAddr,
 		rnd: rand.New(rand.NewPCG(seed, 7)), began: time.Now(),
 		procs: map[string][]*pt.Proc{}, seq: map[string]int{}, faults: map[string]int{}, produced: make(chan struct{})}
+	if os.Getenv("ACCRUE_FAULTS_KEEP") != "" { // the files and logs outlive the test
+		d, err := os.MkdirTemp("", "faults-"+name+"-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.dir = d
+	}
 	t.Logf("%s: %d records, seed %d (ACCRUE_FAULTS_SEED repeats it); files and logs in %s", name, n, seed, r.dir)
 	r.w = e2e.NewWorld(t, r.dir, seed, n)
 	r.tp = e2e.NewTopics(t, brokers, "faults-"+name)
@@ -196,19 +203,34 @@ func (r *run) alive() {
 // goroutine of its own: the faults land while records still arrive.
 func (r *run) produce(parts int, interval time.Duration) {
 	go func() {
-		defer close(r.produced)
 		for i := range parts {
 			if i > 0 {
 				time.Sleep(interval)
 			}
-			from, to := len(r.w.Raw)*i/parts, len(r.w.Raw)*(i+1)/parts
-			if err := e2e.ProduceRaw(r.brokers, r.tp, r.w.Raw[from:to]); err != nil {
-				r.prodErr = fmt.Errorf("produce part %d: %w", i+1, err)
+			if !r.producePart(i, parts) {
 				return
 			}
 		}
-		r.t.Logf("%d raw records produced after %v", len(r.w.Raw), time.Since(r.began).Round(time.Second))
+		r.doneProducing()
 	}()
+}
+
+// producePart writes the i-th of n parts of the raw records and reports
+// whether it could.
+func (r *run) producePart(i, n int) bool {
+	from, to := len(r.w.Raw)*i/n, len(r.w.Raw)*(i+1)/n
+	if err := e2e.ProduceRaw(r.brokers, r.tp, r.w.Raw[from:to]); err != nil {
+		r.prodErr = fmt.Errorf("produce part %d: %w", i+1, err)
+		close(r.produced)
+		return false
+	}
+	return true
+}
+
+// doneProducing says that every raw record is on its topic.
+func (r *run) doneProducing() {
+	r.t.Logf("%d raw records produced after %v", len(r.w.Raw), time.Since(r.began).Round(time.Second))
+	close(r.produced)
 }
 
 // producing reports whether raw records are still being produced.

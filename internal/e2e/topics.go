@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -147,16 +148,29 @@ func EndOffsets(t testing.TB, brokers []string, topic string) int64 {
 // CommittedOffsets is the sum of group's committed offsets on topic.
 func CommittedOffsets(t testing.TB, brokers []string, group, topic string) int64 {
 	t.Helper()
+	n, err := Committed(brokers, group, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Committed is CommittedOffsets returning an error rather than failing a
+// test: while a broker restarts, asking is expected to fail.
+func Committed(brokers []string, group, topic string) (int64, error) {
 	adm := admin(brokers)
 	if adm == nil {
-		t.Fatal("no admin client")
+		return 0, fmt.Errorf("no admin client")
 	}
 	defer adm.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	offs, err := adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = offs.Error()
+	}
 	if err != nil {
-		t.Fatal(err)
+		return 0, fmt.Errorf("offsets of group %s: %w", group, err)
 	}
 	var n int64
 	offs.Each(func(o kadm.OffsetResponse) {
@@ -164,7 +178,7 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string) int64
 			n += o.At
 		}
 	})
-	return n
+	return n, nil
 }
 
 // DeleteGroups deletes consumer groups, ignoring failures (a cleanup).
