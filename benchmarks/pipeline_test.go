@@ -393,9 +393,20 @@ func (w *pipelineWorld) whole(b *testing.B, rep *report.Report, round int, prefi
 	if conn != nil {
 		sk = startSink(b, w.brokers, conn, t.sinkTopics(), prefix+"sink")
 	}
+	// When each stage had committed all its input, in seconds from the
+	// ingest stage's first record: where the pipeline waits.
+	doneAt := map[string]float64{}
+	upTo := func(stage string, done bool) bool {
+		if _, ok := doneAt[stage]; !ok && done {
+			doneAt[stage] = time.Since(time.Unix(0, ing.started.Load())).Seconds()
+		}
+		return done
+	}
 	upstream := func() bool {
-		return ing.in(w.raw...) >= int64(e.Records) && dd.in(t.canonical) >= int64(e.Events) &&
-			ln.in(t.clean) >= int64(e.Clean) && accrueDone(ac, t.credited, t.accrue, int64(e.Credits))
+		a := upTo("ingest", ing.in(w.raw...) >= int64(e.Records))
+		a = upTo("dedupe", dd.in(t.canonical) >= int64(e.Events)) && a
+		a = upTo("link", ln.in(t.clean) >= int64(e.Clean)) && a
+		return upTo("accrue", accrueDone(ac, t.credited, t.accrue, int64(e.Credits))) && a
 	}
 	var d time.Duration
 	if sk == nil {
@@ -406,8 +417,10 @@ func (w *pipelineWorld) whole(b *testing.B, rep *report.Report, round int, prefi
 			ac.out(t.accrue.accruals, t.accrue.attainment, t.accrue.nudges, t.accrue.awards, t.accrueRejected)
 		sk.wait(b, func() bool { return sk.acked.Load() >= want })
 		d = time.Duration(sk.last.Load() - ing.started.Load())
+		doneAt["sink"] = d.Seconds()
 		sk.stop(b)
 	}
+	rep.Facts[fmt.Sprintf("pipeline_round%d_stage_done_at_s", round)] = doneAt
 	for _, s := range []*runningStage{ac, ln, dd, ing} {
 		s.stop(b)
 	}
