@@ -425,6 +425,10 @@ func (w *pipelineWorld) whole(b *testing.B, rep *report.Report, round int, prefi
 		s.stop(b)
 	}
 	check(b, "pipeline: credits", ln.out(t.credited), int64(e.Credits))
+	rep.Facts["pipeline_accrue_records_out_per_credit"] = float64(accrueWrote(ac, prefix+"accrue", t.accrue).records) / float64(e.Credits)
+	if sk != nil {
+		rep.Facts["pipeline_sink_rows"] = sk.acked.Load()
+	}
 	for _, run := range []string{"consume", "ctp"} {
 		for _, row := range rep.Results {
 			if row.Round == round && row.Stage == "ingest" && row.Run == run {
