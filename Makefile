@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 STACK := deploy/local/stack.sh
 
-.PHONY: demo test test-unit bench build stack-up stack-down vet fuzz
+.PHONY: demo test test-unit bench faults build stack-up stack-down vet fuzz
 
 build:
 	$(GO) build -o bin/accrue ./cmd/accrue
@@ -38,6 +38,18 @@ bench:
 # Every fuzz target for FUZZTIME each (default 30s); see deploy/local/fuzz.sh.
 fuzz:
 	deploy/local/fuzz.sh
+
+# The fault suite's long form (docs/reliability.md): five times the records
+# and rounds of faults that `make test` runs; the table goes to
+# faults/results/latest.md.
+FAULTS_EVENTS ?= 100000
+FAULTS_ROUNDS ?= 5
+faults:
+	$(STACK) up
+	mkdir -p faults/results
+	eval "$$($(STACK) env)" && ACCRUE_FAULTS_EVENTS=$(FAULTS_EVENTS) ACCRUE_FAULTS_ROUNDS=$(FAULTS_ROUNDS) \
+		ACCRUE_FAULTS_REPORT=$(CURDIR)/faults/results/latest.md \
+		$(GO) test -count=1 -timeout 90m -run TestFaults -v ./faults
 
 stack-up:
 	$(STACK) up
