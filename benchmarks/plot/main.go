@@ -38,8 +38,10 @@ type report struct {
 	Name    string `json:"name"`
 	Date    string `json:"date"`
 	Machine struct {
-		Cores int    `json:"cores"`
-		Kafka string `json:"kafka"`
+		Cores      int       `json:"cores"`
+		Kafka      string    `json:"kafka"`
+		LoadBefore []float64 `json:"load_average_before"`
+		LoadAfter  []float64 `json:"load_average_after"`
 	} `json:"machine"`
 	Results []struct {
 		Round  int     `json:"round"`
@@ -55,6 +57,9 @@ func (r *report) when() string {
 	s := fmt.Sprintf("%s, %d cores", d, r.Machine.Cores)
 	if r.Machine.Kafka != "" {
 		s += ", Kafka " + r.Machine.Kafka
+	}
+	if len(r.Machine.LoadBefore) > 0 && len(r.Machine.LoadAfter) > 0 {
+		s += fmt.Sprintf(", load %.1f → %.1f", r.Machine.LoadBefore[0], r.Machine.LoadAfter[0])
 	}
 	return s
 }
@@ -194,7 +199,7 @@ func drawScale(r *report, out string) error {
 // drawLatency draws p50, p90 and p99 against the offered load.
 func drawLatency(r *report, out string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("accrual stage latency, credit produced → accrual visible (%s)", r.when())
+	p.Title.Text = fmt.Sprintf("accrual stage: credit produced → its accrual read (read_committed)\n%s", r.when())
 	p.X.Label.Text = "offered load, credits/s"
 	p.Y.Label.Text = "latency, ms"
 	qs := []struct{ col, name string }{{"p50_ms", "p50"}, {"p90_ms", "p90"}, {"p99_ms", "p99"}}
@@ -234,7 +239,7 @@ func drawLatency(r *report, out string) error {
 		}
 	}
 	p.Add(plotter.NewGrid())
-	p.X.Tick.Marker = thousands{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = thousands{}, plain{}
 	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, hi*1.1
 	if maxRate > 0 {
 		m := plotter.XYs{{X: maxRate, Y: 0}, {X: maxRate, Y: hi * 1.1}}
@@ -292,6 +297,19 @@ func (thousands) Ticks(min, max float64) []plot.Tick {
 			ts[i].Label = strconv.FormatFloat(v/1000, 'f', -1, 64) + "k"
 		default:
 			ts[i].Label = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return ts
+}
+
+// plain labels gonum's default ticks without trailing zeros.
+type plain struct{}
+
+func (plain) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
 		}
 	}
 	return ts
