@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,7 +95,7 @@ func BenchmarkScaleInstances(b *testing.B) {
 				rep.Add(r, kind, instances(inst), int64(len(in)), res.took)
 				rep.Facts[fmt.Sprintf("%s, round %d, %s", kind, r, instances(inst))] = map[string]any{
 					"records_per_instance": joinInts(res.perInstance), "input_partitions_per_instance": joinInts(res.partitions),
-					"restored_records": res.restored, "rebalances_while_timed": res.rebalances}
+					"restored_records": res.restored, "rebalances_while_timed": res.rebalances, "copartitioned": res.copartitioned}
 			}
 			rep.Compare(r, kind, instances(1))
 		}
@@ -234,6 +235,9 @@ type scaleResult struct {
 	partitions  []int // input partitions each instance held
 	restored    int   // changelog records read back by restores
 	rebalances  int   // group callbacks (assigned, revoked, lost) while timed
+	// copartitioned: each instance held the same partition numbers of
+	// every input.
+	copartitioned bool
 }
 
 // stageProc is one instance: its process and its admin address.
@@ -244,9 +248,10 @@ type stageProc struct {
 
 // stageRun is one stage's instances on topics of their own.
 type stageRun struct {
-	name, input string
-	procs       []stageProc
-	cleanup     func()
+	name, input   string
+	procs         []stageProc
+	copartitioned bool // every instance holds the same partitions of each input
+	cleanup       func()
 }
 
 // start creates the topics of a stage (kind "accrue" or "count") named
@@ -296,7 +301,7 @@ func (w *scaleWorld) start(b *testing.B, kind, name string, inst int, before fun
 	if kind == "accrue" {
 		inputs = 3 // credits, overrides, recompute
 	}
-	waitSpread(b, w.adm, "accrue-"+name, input, inst, inputs*benchPartitions, sr.procs)
+	sr.copartitioned = waitSpread(b, w.adm, "accrue-"+name, input, inst, inputs*benchPartitions, sr.procs)
 	return sr
 }
 
@@ -357,8 +362,8 @@ func (w *scaleWorld) round(b *testing.B, kind string, r, inst int, feed []keyVal
 		b.Fatalf("%s rejected %v inputs", name, rej)
 	}
 	res := scaleResult{rate: float64(len(feed)) / took.Seconds(), took: took,
-		rebalances: int(sumPrefix(m, "accrue_stage_rebalances_total") - rebalances),
-		restored:   int(sumMetric(m, fmt.Sprintf(`accrue_stage_state_restored_records_total{stage=%q}`, name)))}
+		rebalances: int(sumPrefix(m, "accrue_stage_rebalances_total") - rebalances), copartitioned: sr.copartitioned,
+		restored: int(sumMetric(m, fmt.Sprintf(`accrue_stage_state_restored_records_total{stage=%q}`, name)))}
 	for _, pm := range m {
 		res.perInstance = append(res.perInstance, int(pm[recordsIn(name, input)]))
 		// Each instance has a lag gauge for every partition it fetched.
@@ -408,8 +413,10 @@ func openFeed(b *testing.B, brokers []string, topic, txnID string, feed []keyVal
 
 // waitSpread waits until the group is stable with n members that each
 // hold some of input's partitions and, together, all want partitions of
-// the stage's inputs.
-func waitSpread(b *testing.B, adm *kadm.Client, group, input string, n, want int, procs []stageProc) {
+// the stage's inputs. It returns whether the assignment is co-partitioned:
+// each member holds the same partition numbers of every input, as a keyed
+// stage's state (one per partition number) needs.
+func waitSpread(b *testing.B, adm *kadm.Client, group, input string, n, want int, procs []stageProc) bool {
 	b.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
@@ -422,17 +429,24 @@ func waitSpread(b *testing.B, adm *kadm.Client, group, input string, n, want int
 		ds, err := adm.DescribeGroups(ctx, group)
 		cancel()
 		if d := ds[group]; err == nil && d.State == "Stable" && len(d.Members) == n {
-			all, holding := 0, 0
+			all, holding, copartitioned := 0, 0, true
 			for _, m := range d.Members {
 				c, ok := m.Assigned.AsConsumer()
 				if !ok {
 					continue
 				}
 				k := 0
-				for _, t := range c.Topics {
+				var first []int32
+				for i, t := range c.Topics {
 					all += len(t.Partitions)
 					if t.Topic == input {
 						k += len(t.Partitions)
+					}
+					ps := slices.Sorted(slices.Values(t.Partitions))
+					if i == 0 {
+						first = ps
+					} else if !slices.Equal(first, ps) {
+						copartitioned = false
 					}
 				}
 				if k > 0 {
@@ -443,7 +457,7 @@ func waitSpread(b *testing.B, adm *kadm.Client, group, input string, n, want int
 				// The members poll right after their assignment; a
 				// moment lets every one of them reach its first fetch.
 				time.Sleep(500 * time.Millisecond)
-				return
+				return copartitioned
 			}
 		}
 		if time.Now().After(deadline) {
