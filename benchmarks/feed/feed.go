@@ -59,7 +59,8 @@ type Config struct {
 	// Reps is the initial sales force. Default 1,000.
 	Reps int
 	// ZipfS is the exponent of the reps' Zipf distribution, above 1.
-	// Default 1.1: the busiest rep of 1,000 makes about 9% of the sales.
+	// Default 1.1: the busiest rep of 1,000 makes about 18% of the sales,
+	// the busiest ten about half.
 	ZipfS float64
 	// Start is the event time of the first record; default 2026-09-01 UTC.
 	Start time.Time
