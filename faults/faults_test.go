@@ -52,9 +52,14 @@ func TestFaults(t *testing.T) {
 				if private == nil {
 					private = startPrivateStack(t)
 				}
+				private.up(t, "kafka") // a scenario before may have failed with it down
+				private.up(t, "clickhouse")
 				b, ch = private.brokers(), private.clickhouse()
 			}
 			r := newRun(t, sc.name, b, ch)
+			// After a broker restart a stage may exit (an open issue,
+			// docs/reliability.md): it is restarted and counted.
+			r.supervise = sc.name == "broker-restart"
 			r.startAll(sc.instances)
 			sc.inject(r, private)
 			table = append(table, r.settle())

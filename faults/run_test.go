@@ -58,6 +58,9 @@ type run struct {
 	procs  map[string][]*pt.Proc // live instances by role
 	seq    map[string]int        // instances started by role
 	faults map[string]int
+	// supervise restarts a process that ended on its own, as a supervisor
+	// would, and counts it as a finding, rather than failing the test.
+	supervise bool
 	// produced is closed when every raw record is on its topic.
 	produced chan struct{}
 	prodErr  error
@@ -186,16 +189,32 @@ func (r *run) count(fault string) {
 	r.mu.Unlock()
 }
 
-// alive fails the test when a process the run did not stop has ended.
+// alive fails the test when a process the run did not stop has ended, or
+// with supervise restarts it under the same instance id and counts it.
 func (r *run) alive() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, ps := range r.procs {
+	var dead []*pt.Proc
+	var deadRole []string
+	for role, ps := range r.procs {
 		for _, p := range ps {
 			if !p.Alive() {
-				p.Died()
+				if !r.supervise {
+					r.mu.Unlock()
+					p.Died()
+				}
+				dead, deadRole = append(dead, p), append(deadRole, role)
 			}
 		}
+	}
+	r.mu.Unlock()
+	for i, p := range dead {
+		b, _ := os.ReadFile(p.LogPath)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		r.t.Logf("FINDING: %s ended on its own; restarted. Its last line: %s", p.Name, lines[len(lines)-1])
+		r.forget(deadRole[i], p)
+		k, _ := strconv.Atoi(p.Name[strings.LastIndexByte(p.Name, '-')+1:])
+		r.start(deadRole[i], k)
+		r.count(deadRole[i] + " exited on its own (restarted)")
 	}
 }
 
