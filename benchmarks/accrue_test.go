@@ -193,17 +193,31 @@ func accrueOffline(b *testing.B, cat *program.Catalog, tb *reference.Tables, cre
 	}
 	s := accrue.MemoryStore{}
 	for i := range credits {
-		out, err := e.ApplyCredit(s, &credits[i])
-		if err != nil {
-			b.Fatalf("credit %s: %v", credits[i].ID(), err)
-		}
-		for j := range out.Overrides {
-			if _, err := e.ApplyOverride(s, &out.Overrides[j]); err != nil {
-				b.Fatal(err)
-			}
-		}
+		applyOffline(b, e, s, &credits[i], nil)
 	}
 	return s
+}
+
+// applyOffline applies credit to s and each override record it makes
+// right after it, as `accrue simulate` does, handing emit (when set)
+// every output.
+func applyOffline(b *testing.B, e *accrue.Engine, s accrue.MemoryStore, c *link.Credit, emit func(*accrue.Output)) {
+	out, err := e.ApplyCredit(s, c)
+	if err != nil {
+		b.Fatalf("credit %s: %v", c.ID(), err)
+	}
+	if emit != nil {
+		emit(&out)
+	}
+	for j := range out.Overrides {
+		o, err := e.ApplyOverride(s, &out.Overrides[j])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if emit != nil {
+			emit(&o)
+		}
+	}
 }
 
 // BenchmarkAccrueVsTrivial measures the accrual stage (decode a credit,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
@@ -221,7 +220,7 @@ func (f *firstFetch) OnFetchRecordBuffered(*kgo.Record) {
 // acknowledged; the clock runs from the first record fetched to the last
 // acknowledgement.
 func sinkRun(b *testing.B, brokers []string, conn driver.Conn, topic, group string, n int) time.Duration {
-	s := startSink(b, brokers, conn, map[string]*clickhouse.Table{topic: clickhouse.Tables["sales.clean"]}, group)
+	s := startSink(b, brokers, conn, map[string]*clickhouse.Table{topic: clickhouse.Tables["sales.clean"]}, group, nil)
 	d := s.wait(b, func() bool { return s.acked.Load() >= int64(n) })
 	s.stop(b)
 	return d
@@ -237,11 +236,8 @@ func sinkLatency(b *testing.B, brokers []string, conn driver.Conn, suffix string
 	n := int(rate * d.Seconds())
 	var mu sync.Mutex
 	lat := make([]time.Duration, 0, n)
-	done := make(chan struct{})
-	s, err := clickhouse.NewSink(clickhouse.Config{
-		Brokers: brokers, Topics: map[string]*clickhouse.Table{topic: clickhouse.Tables["sales.clean"]},
-		Group: "bench-sink-live-" + suffix, Conn: conn, Logger: slog.New(slog.DiscardHandler),
-		OnAck: func(a clickhouse.Ack) {
+	s := startSink(b, brokers, conn, map[string]*clickhouse.Table{topic: clickhouse.Tables["sales.clean"]}, "bench-sink-live-"+suffix,
+		func(a clickhouse.Ack) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, ts := range a.KafkaTimes {
@@ -249,30 +245,15 @@ func sinkLatency(b *testing.B, brokers []string, conn driver.Conn, suffix string
 					lat = append(lat, a.At.Sub(t))
 				}
 			}
-			if len(lat) == n {
-				close(done)
-			}
-		},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx) }()
+		})
 	time.Sleep(3 * time.Second) // joined and idle: the clock is the records'
 	produceSales(b, brokers, topic, 0, n, rate)
-	select {
-	case <-done:
-	case err := <-errc:
-		b.Fatalf("sink stopped: %v", err)
-	case <-time.After(2 * time.Minute):
-		b.Fatalf("sink acknowledged %d of %d live records", len(lat), n)
-	}
-	cancel()
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
+	s.wait(b, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(lat) >= n
+	})
+	s.stop(b)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.Logf("latency at %.0f records/s over %v: p50 %v, p99 %v, max %v", rate, d, lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
 	return lat[len(lat)/2], lat[len(lat)*99/100]

@@ -229,13 +229,17 @@ type runningSink struct {
 }
 
 // startSink runs the sink over topics, as `accrue sink clickhouse` would
-// (batches of 50,000 or 1s), with group.
-func startSink(b *testing.B, brokers []string, conn driver.Conn, topics map[string]*clickhouse.Table, group string) *runningSink {
+// (batches of 50,000 or 1s), with group; onAck, when set, is told every
+// acknowledgement too.
+func startSink(b *testing.B, brokers []string, conn driver.Conn, topics map[string]*clickhouse.Table, group string, onAck func(clickhouse.Ack)) *runningSink {
 	s := &runningSink{errc: make(chan error, 1)}
 	sink, err := clickhouse.NewSink(clickhouse.Config{
 		Brokers: brokers, Topics: topics, Group: group, Conn: conn, Logger: slog.New(slog.DiscardHandler),
 		ClientOpts: []kgo.Opt{kgo.WithHooks(&s.ff)},
 		OnAck: func(a clickhouse.Ack) {
+			if onAck != nil {
+				onAck(a)
+			}
 			s.last.Store(a.At.UnixNano())
 			s.acked.Add(int64(a.Records))
 		},

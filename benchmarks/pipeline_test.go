@@ -373,7 +373,7 @@ func (w *pipelineWorld) stages(b *testing.B, rep *report.Report, round int, pref
 		n += k
 	}
 	w.limits(b, rep, round, prefix, "sink", topics, n)
-	sk := startSink(b, w.brokers, conn, t.sinkTopics(), prefix+"sink")
+	sk := startSink(b, w.brokers, conn, t.sinkTopics(), prefix+"sink", nil)
 	rep.Add(round, "sink", "stage", n, sk.wait(b, func() bool { return sk.acked.Load() >= n }))
 	sk.stop(b)
 	rep.Compare(round, "sink", "consume", "ctp")
@@ -391,7 +391,7 @@ func (w *pipelineWorld) whole(b *testing.B, rep *report.Report, round int, prefi
 	ing, dd, ln, ac := w.startIngest(b, prefix, t), w.startDedupe(b, prefix, t), w.startLink(b, prefix, t), w.startAccrue(b, prefix, t)
 	var sk *runningSink
 	if conn != nil {
-		sk = startSink(b, w.brokers, conn, t.sinkTopics(), prefix+"sink")
+		sk = startSink(b, w.brokers, conn, t.sinkTopics(), prefix+"sink", nil)
 	}
 	// When each stage had committed all its input, in seconds from the
 	// ingest stage's first record: where the pipeline waits.
@@ -535,18 +535,7 @@ func batchAccrue(b *testing.B, brokers []string, topic string, n int64, cat *pro
 			if err != nil {
 				b.Fatalf("credit at %s/%d/%d: %v", r.Topic, r.Partition, r.Offset, err)
 			}
-			o, err := eng.ApplyCredit(store, c)
-			if err != nil {
-				b.Fatalf("credit %s: %v", c.ID(), err)
-			}
-			emit(&o)
-			for j := range o.Overrides {
-				oo, err := eng.ApplyOverride(store, &o.Overrides[j])
-				if err != nil {
-					b.Fatal(err)
-				}
-				emit(&oo)
-			}
+			applyOffline(b, eng, store, c, emit)
 		})
 	}
 	flush()
