@@ -119,15 +119,15 @@ type pipelineWorld struct {
 	cat     *program.Catalog
 	global  *reference.Global
 	tables  *reference.Tables
-	ch      bool
 }
 
 func runPipelineBench(b *testing.B, kind string, brokers []string, withCH bool) {
 	records := feedSetting(b, "ACCRUE_BENCH_FEED_RECORDS", 50_000)
 	reps := feedSetting(b, "ACCRUE_BENCH_FEED_REPS", 2000)
-	w := newPipelineWorldFor(b, brokers, feed.Config{Seed: 1, Records: records, Reps: reps}, withCH)
+	w := newPipelineWorldFor(b, brokers, feed.Config{Seed: 1, Records: records, Reps: reps})
 	e := w.f.Expect
-	rep := report.New("pipeline-"+kind, "go test ./benchmarks -run '^$' -bench 'Pipeline/"+kind+"' -benchtime 1x", map[string]any{
+	cmd := fmt.Sprintf("go test ./benchmarks -run '^$' -bench 'Pipeline/%s' -benchtime %dx", kind, b.N)
+	rep := report.New("pipeline-"+kind, cmd, map[string]any{
 		"broker": kind, "clickhouse": withCH, "feed_records": e.Records, "feed_rows": e.Rows, "events": e.Events,
 		"clean": e.Clean, "credits": e.Credits, "reps": reps, "seed": 1, "programs": len(accruePrograms),
 		"partitions": benchPartitions, "batch": benchBatch, "gomaxprocs": runtime.GOMAXPROCS(0)})
@@ -194,7 +194,7 @@ func feedSetting(b *testing.B, name string, def int) int {
 // topics, produces it, and starts the reference tables that the link and
 // accrual stages share (one Global: in production each stage's process
 // has its own, read the same way).
-func newPipelineWorldFor(b *testing.B, brokers []string, cfg feed.Config, withCH bool) *pipelineWorld {
+func newPipelineWorldFor(b *testing.B, brokers []string, cfg feed.Config) *pipelineWorld {
 	f, err := feed.Generate(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -204,7 +204,7 @@ func newPipelineWorldFor(b *testing.B, brokers []string, cfg feed.Config, withCH
 		b.Fatal(err)
 	}
 	w := &pipelineWorld{brokers: brokers, prefix: "pl-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-", f: f,
-		sources: map[string]*ingest.Pipeline{}, gate: gate, cat: accrueCatalog(b, len(accruePrograms)), ch: withCH}
+		sources: map[string]*ingest.Pipeline{}, gate: gate, cat: accrueCatalog(b, len(accruePrograms))}
 	for _, src := range feed.SourceNames {
 		t := w.prefix + feed.RawTopic(src)
 		w.raw = append(w.raw, t)
