@@ -118,8 +118,31 @@ func (w *scaleWorld) latency(b *testing.B, name string, rate float64, feed []key
 	b.Helper()
 	sr := w.start(b, "accrue", name, 1, nil)
 	defer sr.cleanup()
-	accruals := name + "-accruals"
+	return w.measure(b, sr, sr.input, rate, feed, ids, "input_id", func(deadline time.Time) {
+		for {
+			m := scrapeAll(b, sr.procs)
+			in := sumMetric(m, recordsIn(name, sr.input))
+			if in >= float64(len(feed)) {
+				return
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s: %v of %d credits committed after 5 minutes", name, in, len(feed))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
 
+// measure feeds topic at rate records a second while a read_committed
+// consumer of the accrual stage sr's accruals notes when the first
+// accrual naming each record arrives: field ("input_id" or "event_id")
+// of the accrual, looked up in ids, gives the record's index in feed. done
+// must return once everything fed is committed (or fail the benchmark
+// after deadline); the consumer then reads every accrual committed.
+func (w *scaleWorld) measure(b *testing.B, sr *stageRun, topic string, rate float64, feed []keyValue, ids map[string]int,
+	field string, done func(deadline time.Time)) latencyResult {
+	b.Helper()
+	accruals := sr.name + "-accruals"
 	sent := make([]atomic.Int64, len(feed))
 	seen := make([]bool, len(feed))
 	var mu sync.Mutex
@@ -140,8 +163,7 @@ func (w *scaleWorld) latency(b *testing.B, name string, rate float64, feed []key
 			now := time.Now()
 			fs.EachRecord(func(r *kgo.Record) {
 				read.Add(1)
-				id := inputID(r.Value)
-				i, ok := ids[string(id)]
+				i, ok := ids[string(fieldValue(r.Value, field))]
 				if !ok || i >= len(feed) || seen[i] {
 					return
 				}
@@ -156,7 +178,7 @@ func (w *scaleWorld) latency(b *testing.B, name string, rate float64, feed []key
 	}()
 	defer func() { cancel(); <-consumed; cons.Close() }()
 
-	prod, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.DefaultProduceTopic(sr.input), kgo.ProducerLinger(0),
+	prod, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0),
 		kgo.MaxBufferedRecords(len(feed)+1))
 	if err != nil {
 		b.Fatal(err)
@@ -182,39 +204,29 @@ func (w *scaleWorld) latency(b *testing.B, name string, rate float64, feed []key
 	if p := perr.Load(); p != nil {
 		b.Fatal(*p)
 	}
-
-	// Done when every credit is committed and the consumer has read every
-	// accrual the stage committed.
 	deadline := time.Now().Add(5 * time.Minute)
-	var end time.Time
-	for {
-		m := scrapeAll(b, sr.procs)
-		in := sumMetric(m, recordsIn(name, sr.input))
-		if in >= float64(len(feed)) && end.IsZero() {
-			end = time.Now()
-		}
-		if !end.IsZero() && float64(read.Load()) >= sumMetric(m, recordsOut(name, accruals)) {
-			break
-		}
+	done(deadline)
+	end := time.Now()
+	for float64(read.Load()) < sumMetric(scrapeAll(b, sr.procs), recordsOut(sr.name, accruals)) {
 		if time.Now().After(deadline) {
-			b.Fatalf("%s: %v of %d credits committed, %d of %v accruals read after 5 minutes", name, in, len(feed),
-				read.Load(), sumMetric(m, recordsOut(name, accruals)))
+			b.Fatalf("%s: %d accruals read after 5 minutes", sr.name, read.Load())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(lat) == 0 {
-		b.Fatalf("%s: no accrual matched a credit", name)
+		b.Fatalf("%s: no accrual matched a record fed", sr.name)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return latencyResult{lat: lat, achieved: float64(len(feed)) / end.Sub(start).Seconds(), took: end.Sub(start)}
 }
 
-// inputID is the value of the first "input_id" of an accrual record: the
-// id of the credit (or override record) that made it.
-func inputID(v []byte) []byte {
-	const field = `"input_id":"`
+// fieldValue is the value of the first string field name of a JSON
+// record: an accrual's "input_id" is the credit (or override record) that
+// made it, its "event_id" the source event.
+func fieldValue(v []byte, name string) []byte {
+	field := `"` + name + `":"`
 	i := bytes.Index(v, []byte(field))
 	if i < 0 {
 		return nil

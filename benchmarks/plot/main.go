@@ -3,11 +3,12 @@
 //
 //	go run ./benchmarks/plot -results benchmarks/results
 //
-// It reads scale.json (BenchmarkScaleInstances) and latency.json
-// (BenchmarkLatencyAccrue) and writes scale.png (throughput against
-// instances, each stage in its own panel) and latency.png (p50, p90 and p99
-// latency against the offered load) beside them. A missing report is
-// skipped with a message.
+// It reads scale.json (BenchmarkScaleInstances), latency.json
+// (BenchmarkLatencyAccrue) and latency-chain.json (BenchmarkLatencyChain)
+// and writes scale.png (throughput against instances, each stage in its
+// own panel), latency.png and latency-chain.png (p50, p90 and p99 latency
+// against the offered load) beside them. A missing report is skipped with
+// a message.
 package main
 
 import (
@@ -90,7 +91,7 @@ func main() {
 	for _, f := range []struct {
 		report string
 		draw   func(*report, string) error
-	}{{"scale.json", drawScale}, {"latency.json", drawLatency}} {
+	}{{"scale.json", drawScale}, {"latency.json", drawLatency}, {"latency-chain.json", drawLatency}} {
 		r, err := read(filepath.Join(*dir, f.report))
 		if errors.Is(err, fs.ErrNotExist) {
 			log.Printf("%s: no report, skipped", f.report)
@@ -199,8 +200,12 @@ func drawScale(r *report, out string) error {
 // drawLatency draws p50, p90 and p99 against the offered load.
 func drawLatency(r *report, out string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("accrual stage: credit produced → its accrual read (read_committed)\n%s", r.when())
-	p.X.Label.Text = "offered load, credits/s"
+	what, unit := "accrual stage: credit produced → its accrual read (read_committed)", "credits/s"
+	if r.Name == "latency-chain" {
+		what, unit = "link → accrue: canonical event produced → its first accrual read (read_committed)", "events/s"
+	}
+	p.Title.Text = fmt.Sprintf("%s\n%s", what, r.when())
+	p.X.Label.Text = "offered load, " + unit
 	p.Y.Label.Text = "latency, ms"
 	qs := []struct{ col, name string }{{"p50_ms", "p50"}, {"p90_ms", "p90"}, {"p99_ms", "p99"}}
 	var loads map[string]map[string]float64
