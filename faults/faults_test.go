@@ -57,9 +57,6 @@ func TestFaults(t *testing.T) {
 				b, ch = private.brokers(), private.clickhouse()
 			}
 			r := newRun(t, sc.name, b, ch)
-			// After a broker restart a stage may exit (an open issue,
-			// docs/reliability.md): it is restarted and counted.
-			r.supervise = sc.name == "broker-restart"
 			r.startAll(sc.instances)
 			sc.inject(r, private)
 			table = append(table, r.settle())

@@ -58,9 +58,6 @@ type run struct {
 	procs  map[string][]*pt.Proc // live instances by role
 	seq    map[string]int        // instances started by role
 	faults map[string]int
-	// supervise restarts a process that ended on its own, as a supervisor
-	// would, and counts it as a finding, rather than failing the test.
-	supervise bool
 	// produced is closed when every raw record is on its topic.
 	produced chan struct{}
 	prodErr  error
@@ -189,32 +186,17 @@ func (r *run) count(fault string) {
 	r.mu.Unlock()
 }
 
-// alive fails the test when a process the run did not stop has ended, or
-// with supervise restarts it under the same instance id and counts it.
+// alive fails the test when a process the run did not stop has ended:
+// every stage outlives every fault injected, broker restarts included.
 func (r *run) alive() {
 	r.mu.Lock()
-	var dead []*pt.Proc
-	var deadRole []string
-	for role, ps := range r.procs {
+	defer r.mu.Unlock()
+	for _, ps := range r.procs {
 		for _, p := range ps {
 			if !p.Alive() {
-				if !r.supervise {
-					r.mu.Unlock()
-					p.Died()
-				}
-				dead, deadRole = append(dead, p), append(deadRole, role)
+				p.Died()
 			}
 		}
-	}
-	r.mu.Unlock()
-	for i, p := range dead {
-		b, _ := os.ReadFile(p.LogPath)
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		r.t.Logf("FINDING: %s ended on its own; restarted. Its last line: %s", p.Name, lines[len(lines)-1])
-		r.forget(deadRole[i], p)
-		k, _ := strconv.Atoi(p.Name[strings.LastIndexByte(p.Name, '-')+1:])
-		r.start(deadRole[i], k)
-		r.count(deadRole[i] + " exited on its own (restarted)")
 	}
 }
 

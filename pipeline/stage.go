@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -212,10 +215,76 @@ func (s *Stage[S]) StateSize() int {
 }
 
 // Run consumes, processes and commits until ctx is cancelled or a fatal
-// error occurs (a transactional producer fenced or failed, topics missing).
-// It blocks; it returns nil after a clean shutdown (see the package doc for
-// the order of steps).
+// error occurs (a transactional producer fenced, topics missing or not
+// co-partitioned, data lost, a Flush or Tick panicking). It blocks; it
+// returns nil after a clean shutdown (see the package doc for the order of
+// steps).
+//
+// Losing the brokers is not fatal: when they cannot be reached, or a
+// transaction cannot be ended (the brokers restarting, say), Run drops its
+// clients and all the state it holds, whose last transaction may or may
+// not have committed, and starts again as a new instance would: it
+// rejoins the group and restores from the changelog, from the committed
+// offsets. Meanwhile /readyz reports not ready.
 func (s *Stage[S]) Run(ctx context.Context) error {
+	backoff := 250 * time.Millisecond
+	for {
+		err := s.runSession(ctx)
+		if err == nil || ctx.Err() != nil || !brokersLost(err) {
+			return err
+		}
+		s.log.Warn("lost the brokers; starting again from the committed state", "err", err, "retry_in", backoff)
+		s.met.rebalance("restarted")
+		s.reset()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// reset forgets everything a session built: the partitions' state, what
+// was revoked, readiness.
+func (s *Stage[S]) reset() {
+	s.ready.Store(false)
+	s.assigned.Store(false)
+	s.parts = make(map[int32]*partitionState[S])
+	s.dropMu.Lock()
+	clear(s.dropped)
+	s.dropMu.Unlock()
+	clear(s.tick.last)
+	s.tick.deferring, s.tick.deferred = false, nil
+	s.produceErr.Store(nil)
+	s.met.stateSize(0)
+}
+
+// brokersLost reports whether err means the brokers could not be reached
+// or did not answer in time, rather than that this instance must stop:
+// a producer fenced by another one with its transactional id (two
+// instances with one --instance-id) or refused by the brokers' ACLs is
+// final.
+func brokersLost(err error) bool {
+	for _, final := range []error{kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.TransactionalIDAuthorizationFailed,
+		kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed} {
+		if errors.Is(err, final) {
+			return false
+		}
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable
+	}
+	var ne net.Error
+	var eof *kgo.ErrFirstReadEOF
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &eof)
+}
+
+// runSession is one life of the stage: its clients, group membership and
+// state, from validation to an error or ctx's end.
+func (s *Stage[S]) runSession(ctx context.Context) error {
 	var err error
 	base := append([]kgo.Opt{kgo.SeedBrokers(s.cfg.Brokers...)}, s.cfg.ClientOpts...)
 	if s.admin, err = kgo.NewClient(base...); err != nil {

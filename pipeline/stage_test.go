@@ -483,3 +483,60 @@ func TestContextScanSeesStagedAndCommittedState(t *testing.T) {
 		t.Errorf("changelog still holds %d keys after the sweep", len(last))
 	}
 }
+
+// TestStageRecoversWhenTransactionsCannotEnd has the brokers stop
+// answering EndTxn for a while, as they do while they restart: the stage
+// must not stop, but drop what it holds, start again from the committed
+// state, and count every record exactly once.
+func TestStageRecoversWhenTransactionsCannotEnd(t *testing.T) {
+	c, brokers := pt.Fake(t)
+	setup(t, brokers, 3)
+	want := pt.ProduceKeyed(t, brokers, in, 0, 3000, 37)
+	var ended atomic.Int32
+	var failUntil atomic.Int64
+	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		now := time.Now().UnixNano()
+		// The third transaction's end starts an outage of 3s.
+		if ended.Add(1) == 3 {
+			failUntil.Store(now + int64(3*time.Second))
+		}
+		if now >= failUntil.Load() {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp, nil, true
+	})
+	reg := prometheus.NewRegistry()
+	s := newCounter(t, brokers, "a", reg, func(cfg *pipeline.Config) { cfg.ShutdownTimeout = time.Second })
+	stop := running(t, s)
+	recs := waitOutput(t, brokers, 3000)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.CheckCounts(recs, want); err != nil {
+		t.Fatal(err)
+	}
+	checkChangelog(t, brokers, want)
+	if failUntil.Load() == 0 {
+		t.Fatal("the outage never started")
+	}
+	restarted := 0.0
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "accrue_stage_rebalances_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && l.GetValue() == "restarted" {
+					restarted += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if restarted < 1 {
+		t.Errorf("the stage started again %v times, want at least once", restarted)
+	}
+}
