@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -132,7 +131,7 @@ func TestSoak(t *testing.T) {
 	run("ref", "load", "--kind", "reps", "-q", "--topic", refPrefix+"reps", "--transactional-id", name+"-ref", filepath.Join(dir, "reps.jsonl"))
 	run("program", "--topic", topic("programs"), "publish", filepath.Join(dir, "soak.yaml"))
 
-	admin := freeAddr(t)
+	admin := pt.FreeAddr(t)
 	stage := pt.StartProc(t, bin, dir, "accrue", append(append([]string{}, common...), "stage", "accrue",
 		"--name", name, "--input", topic("credited"), "--overrides", topic("overrides"), "--recompute", topic("recompute"),
 		"--dead-letter", topic("rejected"), "--accruals", topic("accruals"), "--attainment", topic("attainment"),
@@ -425,16 +424,6 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %d cores", model, cores)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // credits makes the soak's input: sales by the reps in turn, one in ten a

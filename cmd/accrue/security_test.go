@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -117,17 +116,6 @@ func runBinary(t *testing.T, timeout time.Duration, env []string, args ...string
 	return out.String(), errb.String(), status
 }
 
-// freeAddr is a loopback address with a port nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // scrape GETs url with the bearer token, when there is one, and fails t
 // unless the answer is 200.
 func scrape(t *testing.T, url, token string) string {
@@ -205,7 +193,7 @@ func TestSecureKafkaStage(t *testing.T) {
 	t.Setenv("ACCRUE_PAYOUT_DEBTOR_IBAN", plantedIBAN)
 	const metricsToken = "metrics-token-0123456789"
 	t.Setenv("ACCRUE_METRICS_TOKENS", metricsToken)
-	admin := freeAddr(t)
+	admin := pt.FreeAddr(t)
 	p := pt.StartProc(t, pt.AccrueBinary(t), t.TempDir(), "count", append(s.kafkaArgs(),
 		"stage", "count", "--name", name, "--input", in, "--output", out, "--admin-addr", admin)...)
 
@@ -366,7 +354,7 @@ func TestSecureSink(t *testing.T) {
 	prod.Close()
 
 	t.Setenv("ACCRUE_CLICKHOUSE_PASSWORD", plantedClickHousePassword) // the file wins; the planted value must not leak either
-	admin := freeAddr(t)
+	admin := pt.FreeAddr(t)
 	p := pt.StartProc(t, pt.AccrueBinary(t), t.TempDir(), "sink", append(append(s.kafkaArgs(),
 		"sink", "clickhouse", "--name", fmt.Sprintf("sec-%d", suffix), "--topics", topic, "--admin-addr", admin,
 		"--batch-interval", "200ms"), s.chArgs(db)...)...)

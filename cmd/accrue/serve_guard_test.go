@@ -21,7 +21,7 @@ func TestServeGuards(t *testing.T) {
 	const ingestToken, metricsToken = "ingest-token-0123456789", "metrics-token-0123456789"
 	t.Setenv("ACCRUE_INGEST_TOKENS", ingestToken)
 	t.Setenv("ACCRUE_METRICS_TOKENS", metricsToken)
-	addr := freeAddr(t)
+	addr := pt.FreeAddr(t)
 	p := pt.StartProc(t, pt.AccrueBinary(t), t.TempDir(), "serve", "--brokers", "127.0.0.1:1", "serve", "--addr", addr,
 		"--source", "sales.raw.crm=../../connectors/examples/crm-opportunities.yaml", "--rate", "0.2", "--burst", "3")
 	base := "http://" + addr

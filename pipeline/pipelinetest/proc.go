@@ -3,6 +3,7 @@ package pipelinetest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,4 +123,16 @@ func (p *Proc) Died() {
 		b = b[len(b)-4000:]
 	}
 	p.t.Fatalf("%s died on its own; the end of its log:\n%s", p.Name, b)
+}
+
+// FreeAddr is a loopback address with a port nothing listens on now, for
+// a process's admin or HTTP server.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -218,7 +217,7 @@ func TestStageOnKafka(t *testing.T) {
 	tp.produce(t, tp.catalogue, map[string]any{"id": "spa", "kind": "experience", "name": "Thermal spa day", "category": "wellness",
 		"countries": []string{"DE"}, "denominations": []any{map[string]any{"currency": "EUR", "face": "80", "prices": map[string]string{"EUR": "80.00"}}}})
 
-	adminAddr := freeAddr(t)
+	adminAddr := pt.FreeAddr(t)
 	start := func(id string) *pt.Proc {
 		return pt.StartProc(t, bin, dir, "wallet-"+id, "--brokers", brokers[0], "--log-level", "debug", "stage", "wallet",
 			"--name", tp.name, "--payable", tp.payable, "--redemptions", tp.redemptions, "--registrations", tp.registrations,
@@ -319,7 +318,7 @@ func TestStageOnKafka(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("another-token-0123456789\n"+token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	httpAddr := freeAddr(t)
+	httpAddr := pt.FreeAddr(t)
 	server := pt.StartProc(t, bin, dir, "serve-wallet", "--brokers", brokers[0], "serve-wallet", "--addr", httpAddr,
 		"--topic", tp.redemptions, "--outcomes", tp.outcomes, "--token-file", tokenFile)
 	waitUntil(t, 30*time.Second, "serve-wallet to listen", func() {
@@ -684,16 +683,6 @@ func countKind(t *testing.T, tp *kafkaTopics, kind string) int {
 func produceRaw(t *testing.T, brokers []string, topic, key string, value []byte) {
 	t.Helper()
 	pt.ProduceRaw(t, brokers, topic, []byte(key), value)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func get(t *testing.T, url string) []byte {
