@@ -425,9 +425,9 @@ func (w *pipelineWorld) whole(b *testing.B, rep *report.Report, round int, prefi
 		s.stop(b)
 	}
 	check(b, "pipeline: credits", ln.out(t.credited), int64(e.Credits))
-	rep.Facts["pipeline_accrue_records_out_per_credit"] = float64(accrueWrote(ac, prefix+"accrue", t.accrue).records) / float64(e.Credits)
+	rep.Facts[fmt.Sprintf("pipeline_round%d_accrue_records_out_per_credit", round)] = float64(accrueWrote(ac, prefix+"accrue", t.accrue).records) / float64(e.Credits)
 	if sk != nil {
-		rep.Facts["pipeline_sink_rows"] = sk.acked.Load()
+		rep.Facts[fmt.Sprintf("pipeline_round%d_sink_rows", round)] = sk.acked.Load()
 	}
 	for _, run := range []string{"consume", "ctp"} {
 		for _, row := range rep.Results {
@@ -437,11 +437,11 @@ func (w *pipelineWorld) whole(b *testing.B, rep *report.Report, round int, prefi
 		}
 	}
 	rep.Add(round, "pipeline", "stage", int64(e.Records), d)
-	rep.Facts["pipeline_credits_per_s"] = float64(e.Credits) / d.Seconds()
+	rep.Facts[fmt.Sprintf("pipeline_round%d_credits_per_s", round)] = float64(e.Credits) / d.Seconds()
 	rep.Compare(round, "pipeline", "consume", "ctp")
 	for _, row := range rep.Results {
 		if row.Round == round && row.Stage == "accrue" && row.Run == "batch" {
-			rep.Facts["pipeline_seconds_over_batch_seconds"] = d.Seconds() / row.Seconds
+			rep.Facts[fmt.Sprintf("pipeline_round%d_seconds_over_batch_seconds", round)] = d.Seconds() / row.Seconds
 		}
 	}
 }
