@@ -1,7 +1,6 @@
 package benchmarks
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -310,18 +309,11 @@ func stateReport(s accrue.MemoryStore) func(b *testing.B) {
 }
 
 func produceCredits(b *testing.B, brokers []string, topic string, credits []link.Credit) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	ctx := context.Background()
-	for i := range credits {
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(credits[i].RepID), Value: credits[i].AppendJSON(nil)}, nil)
-	}
-	if err := cl.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	produceEach(b, brokers, func(produce func(*kgo.Record)) {
+		for i := range credits {
+			produce(&kgo.Record{Topic: topic, Key: []byte(credits[i].RepID), Value: credits[i].AppendJSON(nil)})
+		}
+	})
 }
 
 // accrueWritten counts what an accrual stage run wrote: every output and

@@ -109,25 +109,18 @@ func benchSale(i int) canonical.Event {
 // produceSales writes sales [from, to) to topic; rate > 0 paces them at
 // that many a second.
 func produceSales(b *testing.B, brokers []string, topic string, from, to int, rate float64) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000), kgo.UnknownTopicRetries(50))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	ctx := context.Background()
-	start := time.Now()
-	for i := from; i < to; i++ {
-		e := benchSale(i)
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(e.Key()), Value: e.AppendJSON(nil)}, nil)
-		if rate > 0 && i%100 == 99 {
-			if ahead := time.Duration(float64(i-from+1)/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
-				time.Sleep(ahead)
+	produceEach(b, brokers, func(produce func(*kgo.Record)) {
+		start := time.Now()
+		for i := from; i < to; i++ {
+			e := benchSale(i)
+			produce(&kgo.Record{Topic: topic, Key: []byte(e.Key()), Value: e.AppendJSON(nil)})
+			if rate > 0 && i%100 == 99 {
+				if ahead := time.Duration(float64(i-from+1)/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
+					time.Sleep(ahead)
+				}
 			}
 		}
-	}
-	if err := cl.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	}, kgo.UnknownTopicRetries(50))
 }
 
 // saleRow is one row of table sales as the plain insert appends it.

@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,34 @@ import (
 	"github.com/accrue/accrue/pipeline"
 	"github.com/accrue/accrue/sinks/clickhouse"
 )
+
+// produceEach writes every record each hands to produce, through a client
+// buffering up to 200,000 records (opts added), and returns once the
+// broker has them all; a record that fails fails b.
+func produceEach(b *testing.B, brokers []string, each func(produce func(*kgo.Record)), opts ...kgo.Opt) {
+	b.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000)}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	var perr atomic.Pointer[error]
+	each(func(r *kgo.Record) {
+		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if err != nil {
+				err = fmt.Errorf("produce to %s: %w", r.Topic, err)
+				perr.CompareAndSwap(nil, &err)
+			}
+		})
+	})
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if p := perr.Load(); p != nil {
+		b.Fatal(*p)
+	}
+}
 
 // runningStage is a stage started in this process by startStage.
 type runningStage struct {

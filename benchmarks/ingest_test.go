@@ -1,7 +1,6 @@
 package benchmarks
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -98,21 +97,14 @@ func runIngestVersus(b *testing.B, brokers []string, n int) {
 
 // produceCRM writes n CRM opportunities of about 330 bytes each.
 func produceCRM(b *testing.B, brokers []string, topic string, n int) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	ctx := context.Background()
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < n; i++ {
-		v := fmt.Sprintf(`{"id":"OPP-%d","stage":"closed_won","closed_at":%q,"owner":{"id":"R-%d","email":"rep%d@example.com"},`+
-			`"account":{"id":"ACC-%d","region":"us-west"},"product":{"sku":"SKU-%d","quantity":"%d"},`+
-			`"amount":"%d.%02d","currency":"usd","channel":"outbound"}`,
-			i, base.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i%500, i%500, i%900, i%40, 1+i%5, 100+i%9000, i%100)
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte("R-" + strconv.Itoa(i%500)), Value: []byte(v)}, nil)
-	}
-	if err := cl.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	produceEach(b, brokers, func(produce func(*kgo.Record)) {
+		for i := 0; i < n; i++ {
+			v := fmt.Sprintf(`{"id":"OPP-%d","stage":"closed_won","closed_at":%q,"owner":{"id":"R-%d","email":"rep%d@example.com"},`+
+				`"account":{"id":"ACC-%d","region":"us-west"},"product":{"sku":"SKU-%d","quantity":"%d"},`+
+				`"amount":"%d.%02d","currency":"usd","channel":"outbound"}`,
+				i, base.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i%500, i%500, i%900, i%40, 1+i%5, 100+i%9000, i%100)
+			produce(&kgo.Record{Topic: topic, Key: []byte("R-" + strconv.Itoa(i%500)), Value: []byte(v)})
+		}
+	})
 }

@@ -1,7 +1,6 @@
 package benchmarks
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -175,18 +174,11 @@ func runLinkVersus(b *testing.B, brokers []string, n int) {
 // 90% sales (by rep id, by CRM e-mail, by account, some split in two),
 // 10% returns of earlier sales, about 380 bytes each.
 func produceCanonical(b *testing.B, brokers []string, topic string, n int) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	ctx := context.Background()
-	for _, e := range benchEvents(n) {
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: ingest.Key(e), Value: e.AppendJSON(nil)}, nil)
-	}
-	if err := cl.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	produceEach(b, brokers, func(produce func(*kgo.Record)) {
+		for _, e := range benchEvents(n) {
+			produce(&kgo.Record{Topic: topic, Key: ingest.Key(e), Value: e.AppendJSON(nil)})
+		}
+	})
 }
 
 func benchEvents(n int) []*canonical.Event {

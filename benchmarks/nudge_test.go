@@ -45,11 +45,11 @@ func runUntil[S any](b *testing.B, brokers []string, name string, inputs []strin
 }
 
 func produceAll(b *testing.B, brokers []string, rs []*kgo.Record) {
-	cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(1<<20))
-	defer cl.Close()
-	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
-		b.Fatal(err)
-	}
+	produceEach(b, brokers, func(produce func(*kgo.Record)) {
+		for _, r := range rs {
+			produce(r)
+		}
+	}, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(1<<20))
 }
 
 // BenchmarkLeaderboard is the leaderboard stage's cost per rank update:

@@ -218,34 +218,23 @@ func newPipelineWorldFor(b *testing.B, brokers []string, cfg feed.Config) *pipel
 	}
 	pt.CreateTopics(b, brokers, benchPartitions, w.raw, compacted...)
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000), kgo.ProducerBatchMaxBytes(4<<20))
-	if err != nil {
-		b.Fatal(err)
-	}
+	produceEach(b, brokers, func(produce func(*kgo.Record)) {
+		for _, r := range f.Reference {
+			v, err := reference.Encode(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			produce(&kgo.Record{Topic: refTopics[r.Kind()], Key: []byte(reference.RecordKey(r)), Value: v})
+		}
+		for _, it := range f.Items {
+			topic := w.prefix + it.Topic
+			if it.Ref != nil {
+				topic = refTopics[it.Ref.Kind()]
+			}
+			produce(&kgo.Record{Topic: topic, Key: it.Key, Value: it.Value})
+		}
+	})
 	ctx := context.Background()
-	fail := func(r *kgo.Record, err error) {
-		if err != nil {
-			b.Errorf("produce to %s: %v", r.Topic, err)
-		}
-	}
-	for _, r := range f.Reference {
-		v, err := reference.Encode(r)
-		if err != nil {
-			b.Fatal(err)
-		}
-		cl.Produce(ctx, &kgo.Record{Topic: refTopics[r.Kind()], Key: []byte(reference.RecordKey(r)), Value: v}, fail)
-	}
-	for _, it := range f.Items {
-		topic := w.prefix + it.Topic
-		if it.Ref != nil {
-			topic = refTopics[it.Ref.Kind()]
-		}
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: it.Key, Value: it.Value}, fail)
-	}
-	if err := cl.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	cl.Close()
 
 	w.global, err = reference.NewGlobal(reference.GlobalConfig{Brokers: brokers, Topics: refTopics, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

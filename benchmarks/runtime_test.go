@@ -1,7 +1,6 @@
 package benchmarks
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -61,22 +60,15 @@ func runVersus(b *testing.B, brokers []string, n int) {
 }
 
 func produceInput(b *testing.B, brokers []string, topic string, n int) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	ctx := context.Background()
 	val := make([]byte, benchValueBytes)
 	for i := range val {
 		val[i] = 'a' + byte(i%26)
 	}
-	for i := 0; i < n; i++ {
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(pt.Key(i, 10_000)), Value: val}, nil)
-	}
-	if err := cl.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	produceEach(b, brokers, func(produce func(*kgo.Record)) {
+		for i := 0; i < n; i++ {
+			produce(&kgo.Record{Topic: topic, Key: []byte(pt.Key(i, 10_000)), Value: val})
+		}
+	})
 }
 
 // commonOpts are the client settings both contenders use (the stage sets
