@@ -283,19 +283,7 @@ func (w *scaleWorld) start(b *testing.B, kind, name string, inst int, before fun
 		before(sr)
 	}
 	for i := range inst {
-		addr := freeAddr(b)
-		id := strconv.Itoa(i)
-		args := []string{"--brokers", w.brokers[0], "--log-level", "info", "stage", kind, "--name", name, "--input", input,
-			"--instance-id", id, "--admin-addr", addr}
-		if kind == "accrue" {
-			args = append(args, "--overrides", name+"-overrides", "--recompute", name+"-recompute",
-				"--accruals", name+"-accruals", "--attainment", name+"-attainment", "--nudges", name+"-nudges",
-				"--awards", name+"-awards", "--payable", name+"-payable", "--dead-letter", name+".rejected",
-				"--programs-topic", w.programs, "--ref-prefix", w.refPrefix)
-		} else {
-			args = append(args, "--output", name+"-out")
-		}
-		sr.procs = append(sr.procs, stageProc{pt.StartProc(b, w.bin, w.logDir(b), name+"-"+id, args...), addr})
+		sr.procs = append(sr.procs, w.proc(b, kind, name, input, i))
 	}
 	inputs := 1
 	if kind == "accrue" {
@@ -303,6 +291,23 @@ func (w *scaleWorld) start(b *testing.B, kind, name string, inst int, before fun
 	}
 	sr.copartitioned = waitSpread(b, w.adm, "accrue-"+name, input, inst, inputs*benchPartitions, sr.procs)
 	return sr
+}
+
+// proc starts instance i of the stage named name.
+func (w *scaleWorld) proc(b *testing.B, kind, name, input string, i int) stageProc {
+	addr := freeAddr(b)
+	id := strconv.Itoa(i)
+	args := []string{"--brokers", w.brokers[0], "--log-level", "info", "stage", kind, "--name", name, "--input", input,
+		"--instance-id", id, "--admin-addr", addr}
+	if kind == "accrue" {
+		args = append(args, "--overrides", name+"-overrides", "--recompute", name+"-recompute",
+			"--accruals", name+"-accruals", "--attainment", name+"-attainment", "--nudges", name+"-nudges",
+			"--awards", name+"-awards", "--payable", name+"-payable", "--dead-letter", name+".rejected",
+			"--programs-topic", w.programs, "--ref-prefix", w.refPrefix)
+	} else {
+		args = append(args, "--output", name+"-out")
+	}
+	return stageProc{pt.StartProc(b, w.bin, w.logDir(b), name+"-"+id, args...), addr}
 }
 
 // logDir is where the instances' logs go: ACCRUE_BENCH_LOGS if set (kept),
