@@ -184,17 +184,27 @@ func plainConsume(b *testing.B, brokers []string, topics []string, n int64) time
 		b.Fatal(err)
 	}
 	defer cl.Close()
+	readN(b, cl, n, nil)
+	return time.Since(time.Unix(0, ff.at.Load()))
+}
+
+// readN polls cl until it has returned n records, handing each to each
+// when set; it fails b on a fetch error or after five minutes.
+func readN(b *testing.B, cl *kgo.Client, n int64, each func(*kgo.Record)) {
+	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var got int64
 	for got < n {
 		polled := cl.PollRecords(ctx, benchBatch)
 		if err := polled.Err0(); err != nil {
-			b.Fatalf("plain consume of %v: %d of %d records: %v", topics, got, n, err)
+			b.Fatalf("read %d of %d records: %v", got, n, err)
+		}
+		if each != nil {
+			polled.EachRecord(each)
 		}
 		got += int64(polled.NumRecords())
 	}
-	return time.Since(time.Unix(0, ff.at.Load()))
 }
 
 // plainCTP is the second limit: the consume-transform-produce loop of

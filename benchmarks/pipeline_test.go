@@ -512,21 +512,13 @@ func batchAccrue(b *testing.B, brokers []string, topic string, n int64, cat *pro
 	}
 	store := accrue.MemoryStore{}
 	start := time.Now()
-	var got int64
-	for got < n {
-		fs := in.PollRecords(ctx, benchBatch)
-		if err := fs.Err0(); err != nil {
-			b.Fatal(err)
+	readN(b, in, n, func(r *kgo.Record) {
+		c, err := accrue.DecodeCredit(r.Value)
+		if err != nil {
+			b.Fatalf("credit at %s/%d/%d: %v", r.Topic, r.Partition, r.Offset, err)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			got++
-			c, err := accrue.DecodeCredit(r.Value)
-			if err != nil {
-				b.Fatalf("credit at %s/%d/%d: %v", r.Topic, r.Partition, r.Offset, err)
-			}
-			applyOffline(b, eng, store, c, emit)
-		})
-	}
+		applyOffline(b, eng, store, c, emit)
+	})
 	flush()
 	for _, s := range eng.Statements(store) {
 		produce(s.RepID, s.AppendJSON(nil))
