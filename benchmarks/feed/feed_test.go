@@ -184,8 +184,12 @@ func TestDeterministic(t *testing.T) {
 // TestRates checks the shares of malformed records, sources, late sales
 // and cancels against the config, within a few standard deviations.
 func TestRates(t *testing.T) {
+	n := 20_000
+	if testing.Short() {
+		n = 8000
+	}
 	for _, pm := range []int{-1, 10, 50} {
-		f := generate(t, Config{Seed: 3, Records: 20_000, MalformedPerMille: pm})
+		f := generate(t, Config{Seed: 3, Records: n, MalformedPerMille: pm})
 		e := f.Expect
 		want := float64(max(pm, 0)) / 1000
 		got := float64(e.RejectedTotal()) / float64(e.Rows)
@@ -193,7 +197,7 @@ func TestRates(t *testing.T) {
 			t.Errorf("malformed %d‰: %.4f of rows rejected, want %.4f ± %.4f", pm, got, want, 4*sd)
 		}
 	}
-	f := generate(t, Config{Seed: 3, Records: 20_000})
+	f := generate(t, Config{Seed: 3, Records: n})
 	e := f.Expect
 	for src, share := range map[string]float64{CRM: 0.40, ERP: 0.25, POS: 0.20, Shop: 0.15} {
 		// ERP deletes add a tombstone record each.
@@ -214,7 +218,11 @@ func TestRates(t *testing.T) {
 // 1/(1+r)^s, the busiest far ahead of the median.
 func TestZipf(t *testing.T) {
 	const reps, s = 1000, 1.1
-	f := generate(t, Config{Seed: 5, Records: 30_000, Reps: reps, ZipfS: s, RefEvery: -1})
+	n := 30_000
+	if testing.Short() {
+		n = 10_000
+	}
+	f := generate(t, Config{Seed: 5, Records: n, Reps: reps, ZipfS: s, RefEvery: -1})
 	sales := map[string]int{}
 	pls, _, err := Pipelines()
 	if err != nil {
