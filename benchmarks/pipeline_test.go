@@ -52,11 +52,12 @@ import (
 // stage's outputs without it), timed from the ingest stage's first record
 // to the sink's last acknowledgement, against the raw input's limits.
 //
-// Peer: a plain batch job, as incentive suites run nightly, reads every
-// credit of the accrual stage's input, applies them with the accrual
-// engine in one store in memory (as `accrue simulate` does), and writes
-// the accruals and every statement with a plain producer; timed in the
-// same round on the same credits.
+// Peer: a plain batch job, as incentive suites run nightly, reads
+// everything, applies it with the accrual engine in one store in memory
+// (as `accrue simulate` does), and writes the accruals (to ClickHouse when
+// there is one) and every statement; twice a round: from the accrual
+// stage's input (the same credits), and from the raw records (mapped,
+// checked, deduplicated and linked in memory: the whole pipeline's work).
 //
 // Counts are checked against the feed's expectations (events, rejects by
 // reason, duplicates, credits) and the run fails on a mismatch.
@@ -426,13 +427,22 @@ func (w *pipelineWorld) whole(b *testing.B, rep *report.Report, round int, prefi
 		}
 	}
 	rep.Add(round, "pipeline", "stage", int64(e.Records), d)
+	if conn != nil {
+		truncate(b, conn, clickhouse.Tables["accruals"].Name)
+	}
+	var bd time.Duration
+	pprof.Do(context.Background(), pprof.Labels("run", "batch"), func(context.Context) {
+		bd, _ = w.batchRaw(b, prefix+"batch-raw-out", conn)
+	})
+	rep.Add(round, "pipeline", "batch", int64(e.Records), bd)
 	rep.Facts[fmt.Sprintf("pipeline_round%d_credits_per_s", round)] = float64(e.Credits) / d.Seconds()
 	rep.Compare(round, "pipeline", "consume", "ctp")
 	for _, row := range rep.Results {
 		if row.Round == round && row.Stage == "accrue" && row.Run == "batch" {
-			rep.Facts[fmt.Sprintf("pipeline_round%d_seconds_over_batch_seconds", round)] = d.Seconds() / row.Seconds
+			rep.Facts[fmt.Sprintf("pipeline_round%d_seconds_over_batch_from_credits_seconds", round)] = d.Seconds() / row.Seconds
 		}
 	}
+	rep.Facts[fmt.Sprintf("pipeline_round%d_seconds_over_batch_from_raw_seconds", round)] = d.Seconds() / bd.Seconds()
 }
 
 func check(b *testing.B, what string, got, want int64) {
@@ -442,94 +452,146 @@ func check(b *testing.B, what string, got, want int64) {
 	}
 }
 
-// batchAccrue is the batch peer: read every credit of topic (n of them),
-// apply them with the accrual engine in one store in memory, each
-// override record right after the credit that made it, as `accrue
-// simulate` does; write every accrual as it is made (to ClickHouse's
-// accruals table when conn is set, in inserts of 50,000 rows, else to
-// out) and, at the end, every rep's statement to out, with a plain
-// producer. It returns the time from the first record read to the last
-// row and record acknowledged, and how many it wrote.
-func batchAccrue(b *testing.B, brokers []string, topic string, n int64, cat *program.Catalog, tb *reference.Tables, out string, conn driver.Conn) (time.Duration, int64) {
+// batchJob is the batch peer, the nightly job incentive suites run: read
+// everything, compute the accruals with the accrual engine in one store in
+// memory, each override record applied right after the credit that made
+// it, as `accrue simulate` does; write every accrual as it is made (to
+// ClickHouse's accruals table when conn is set, in inserts of 50,000 rows,
+// else to out) and, at the end, every rep's statement to out, with a plain
+// producer.
+type batchJob struct {
+	b       *testing.B
+	ctx     context.Context
+	eng     *accrue.Engine
+	store   accrue.MemoryStore
+	in, out *kgo.Client
+	topic   string // of the statements, and of the accruals without conn
+	conn    driver.Conn
+	rows    clickhouse.Rows
+	offset  int64
+	written atomic.Int64
+	perr    atomic.Pointer[error]
+}
+
+func newBatchJob(b *testing.B, brokers, inputs []string, cat *program.Catalog, tb *reference.Tables, out string, conn driver.Conn) *batchJob {
 	pt.CreateTopics(b, brokers, benchPartitions, []string{out})
 	eng, err := accrue.New(accrue.CatalogPrograms(cat), tb)
 	if err != nil {
 		b.Fatal(err)
 	}
-	in, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
+	j := &batchJob{b: b, ctx: context.Background(), eng: eng, store: accrue.MemoryStore{}, topic: out, conn: conn,
+		rows: clickhouse.Tables["accruals"].NewRows()}
+	if j.in, err = kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(inputs...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())); err != nil {
 		b.Fatal(err)
 	}
-	defer in.Close()
-	outc, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000))
-	if err != nil {
+	b.Cleanup(j.in.Close)
+	if j.out, err = kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(200_000)); err != nil {
 		b.Fatal(err)
 	}
-	defer outc.Close()
-	ctx := context.Background()
-	if err := in.Ping(ctx); err != nil {
+	b.Cleanup(j.out.Close)
+	if err := j.in.Ping(j.ctx); err != nil {
 		b.Fatal(err)
 	}
-	var written atomic.Int64
-	var perr atomic.Pointer[error]
-	produce := func(key string, v []byte) {
-		outc.Produce(ctx, &kgo.Record{Topic: out, Key: []byte(key), Value: v}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				perr.CompareAndSwap(nil, &err)
-			}
-			written.Add(1)
-		})
-	}
-	table := clickhouse.Tables["accruals"]
-	rows := table.NewRows()
-	flush := func() {
-		if rows.Len() == 0 {
-			return
+	return j
+}
+
+func (j *batchJob) produce(key string, v []byte) {
+	j.out.Produce(j.ctx, &kgo.Record{Topic: j.topic, Key: []byte(key), Value: v}, func(_ *kgo.Record, err error) {
+		if err != nil {
+			j.perr.CompareAndSwap(nil, &err)
 		}
-		if err := insertRows(ctx, conn, table, rows); err != nil {
-			b.Fatal(err)
-		}
-		written.Add(int64(rows.Len()))
-		rows.Reset()
+		j.written.Add(1)
+	})
+}
+
+func (j *batchJob) flush() {
+	if j.rows.Len() == 0 {
+		return
 	}
-	var offset int64
-	emit := func(o *accrue.Output) {
-		for i := range o.Accruals {
-			a := &o.Accruals[i]
-			if conn == nil {
-				produce(a.RepID, a.AppendJSON(nil))
-				continue
-			}
-			offset++
-			if err := rows.Add(&kgo.Record{Topic: out, Offset: offset, Timestamp: time.Now(), Key: []byte(a.RepID), Value: a.AppendJSON(nil)}); err != nil {
-				b.Fatal(err)
-			}
-			if rows.Len() == 50_000 {
-				flush()
-			}
+	if err := insertRows(j.ctx, j.conn, clickhouse.Tables["accruals"], j.rows); err != nil {
+		j.b.Fatal(err)
+	}
+	j.written.Add(int64(j.rows.Len()))
+	j.rows.Reset()
+}
+
+// emit writes the accruals of o.
+func (j *batchJob) emit(o *accrue.Output) {
+	for i := range o.Accruals {
+		a := &o.Accruals[i]
+		if j.conn == nil {
+			j.produce(a.RepID, a.AppendJSON(nil))
+			continue
+		}
+		j.offset++
+		if err := j.rows.Add(&kgo.Record{Topic: j.topic, Offset: j.offset, Timestamp: time.Now(), Key: []byte(a.RepID), Value: a.AppendJSON(nil)}); err != nil {
+			j.b.Fatal(err)
+		}
+		if j.rows.Len() == 50_000 {
+			j.flush()
 		}
 	}
-	store := accrue.MemoryStore{}
+}
+
+// run reads n records, handing each to each (which applies what it
+// holds), writes the last accruals and every statement, and returns the
+// time from the first read to the last write acknowledged, and how many
+// rows and records it wrote.
+func (j *batchJob) run(n int64, each func(*kgo.Record)) (time.Duration, int64) {
 	start := time.Now()
-	readN(b, in, n, func(r *kgo.Record) {
+	readN(j.b, j.in, n, each)
+	j.flush()
+	for _, s := range j.eng.Statements(j.store) {
+		j.produce(s.RepID, s.AppendJSON(nil))
+	}
+	if err := j.out.Flush(j.ctx); err != nil {
+		j.b.Fatal(err)
+	}
+	if p := j.perr.Load(); p != nil {
+		j.b.Fatal(*p)
+	}
+	return time.Since(start), j.written.Load()
+}
+
+// batchAccrue runs the batch job from the n credits of topic, as the
+// accrual stage reads them.
+func batchAccrue(b *testing.B, brokers []string, topic string, n int64, cat *program.Catalog, tb *reference.Tables, out string, conn driver.Conn) (time.Duration, int64) {
+	j := newBatchJob(b, brokers, []string{topic}, cat, tb, out, conn)
+	return j.run(n, func(r *kgo.Record) {
 		c, err := accrue.DecodeCredit(r.Value)
 		if err != nil {
 			b.Fatalf("credit at %s/%d/%d: %v", r.Topic, r.Partition, r.Offset, err)
 		}
-		applyOffline(b, eng, store, c, emit)
+		applyOffline(b, j.eng, j.store, c, j.emit)
 	})
-	flush()
-	for _, s := range eng.Statements(store) {
-		produce(s.RepID, s.AppendJSON(nil))
-	}
-	if err := outc.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if p := perr.Load(); p != nil {
-		b.Fatal(*p)
-	}
-	return time.Since(start), written.Load()
+}
+
+// batchRaw runs the batch job from the raw records, as the whole pipeline
+// reads them: each mapped and checked by its source's ingest pipeline,
+// deduplicated and linked in memory, each credit applied.
+func (w *pipelineWorld) batchRaw(b *testing.B, out string, conn driver.Conn) (time.Duration, int64) {
+	j := newBatchJob(b, w.brokers, w.raw, w.cat, w.tables, out, conn)
+	seen, dedupe := ingest.MemorySeen{}, w.gate.Deduper()
+	linker, orig := &link.Linker{Tables: w.tables, RequireProduct: true}, link.MemoryOriginals{}
+	var credits int
+	d, written := j.run(int64(w.f.Expect.Records), func(r *kgo.Record) {
+		w.sources[r.Topic].Run(r.Value, w.f.Now(), func(res ingest.Result) {
+			if res.Event == nil || dedupe.CheckAndRemember(seen, res.Event) != nil {
+				return
+			}
+			cs, miss, rj := linker.Link(res.Event, orig)
+			if miss != nil || rj != nil {
+				b.Fatalf("batch: %s does not link: %v %v", res.Event.EventID, miss, rj)
+			}
+			for i := range cs {
+				applyOffline(b, j.eng, j.store, &cs[i], j.emit)
+			}
+			credits += len(cs)
+		})
+	})
+	check(b, "batch from raw: credits", int64(credits), int64(w.f.Expect.Credits))
+	return d, written
 }
 
 // insertRows writes rows to t as the sink does: one insert naming the
