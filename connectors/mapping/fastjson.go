@@ -26,7 +26,15 @@ type jsonObject struct{ v *fastjson.Value }
 func (jsonObject) borrowed() bool { return true }
 
 // parseObject parses raw, which must hold exactly one JSON object.
+// fastjson's parser lets a control character through inside a string,
+// which JSON does not allow: a record holding one is validated first, and
+// refused for it.
 func parseObject(p *fastjson.Parser, raw []byte) (jsonObject, error) {
+	if hasControl(raw) {
+		if err := fastjson.ValidateBytes(raw); err != nil {
+			return jsonObject{}, err
+		}
+	}
 	v, err := p.ParseBytes(raw)
 	if err != nil {
 		return jsonObject{}, err
@@ -35,6 +43,17 @@ func parseObject(p *fastjson.Parser, raw []byte) (jsonObject, error) {
 		return jsonObject{}, fmt.Errorf("want a JSON object, got %s", fjKind(v))
 	}
 	return jsonObject{v: v}, nil
+}
+
+// hasControl reports whether b holds a byte below 0x20 (whitespace
+// between tokens included).
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 func fjKind(v *fastjson.Value) string {

@@ -319,48 +319,60 @@ func (sc *jsonScan) array(b []byte, i int, depth int) (int, bool) {
 
 // stringEnd finds the quote closing the string that starts at b[i], as
 // fastjson does (a backslash escapes the byte after it), and whether the
-// string holds an escape. end is -1 when the string is not closed.
+// string holds an escape. end is -1 when the string is not closed, or
+// holds a control character, which JSON does not allow in a string and
+// fastjson's parser lets through: the record then goes the fastjson way,
+// which validates it (parseObject).
 func stringEnd(b []byte, i int) (end int, escaped bool) {
 	// Eight bytes at a time: strings are most of a record's bytes.
 	j := i
 	for ; j+8 <= len(b); j += 8 {
-		if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+		if m := stringStop(binary.LittleEndian.Uint64(b[j:])); m != 0 {
 			j += bits.TrailingZeros64(m) >> 3
-			if b[j] == '"' {
+			switch c := b[j]; {
+			case c == '"':
 				return j, false
+			case c == '\\':
+				return escapedEnd(b, j)
 			}
-			return escapedEnd(b, j)
+			return -1, false
 		}
 	}
 	for ; j < len(b); j++ {
-		switch b[j] {
-		case '"':
+		switch c := b[j]; {
+		case c == '"':
 			return j, false
-		case '\\':
+		case c == '\\':
 			return escapedEnd(b, j)
+		case c < 0x20:
+			return -1, false
 		}
 	}
 	return -1, false
 }
 
-// quoteOrBackslash marks the bytes of x that are '"' or '\\' with their high
-// bit. Bytes above the first marked one may be marked wrongly (a borrow),
-// never the first.
-func quoteOrBackslash(x uint64) uint64 {
+// stringStop marks the bytes of x that are '"', '\\' or a control
+// character (below 0x20) with their high bit. Bytes above the first marked
+// one may be marked wrongly (a borrow), never the first.
+func stringStop(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (ones * '"')
 	s := x ^ (ones * '\\')
-	return ((q-ones)&^q | (s-ones)&^s) & highs
+	return ((q-ones)&^q | (s-ones)&^s | (x-ones*0x20)&^x) & highs
 }
 
 // escapedEnd is stringEnd from the first backslash, at b[j].
 func escapedEnd(b []byte, j int) (int, bool) {
 	for ; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+		switch c := b[j]; {
+		case c == '\\':
+			if j++; j < len(b) && b[j] < 0x20 {
+				return -1, true
+			}
+		case c == '"':
 			return j, true
+		case c < 0x20:
+			return -1, true
 		}
 	}
 	return -1, true

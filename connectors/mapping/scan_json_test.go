@@ -170,23 +170,29 @@ func FuzzScan(f *testing.F) {
 	})
 }
 
-// stringEnd reads eight bytes at a time; it must find what a byte loop finds.
+// stringEnd reads eight bytes at a time; it must find what a byte loop
+// finds: the closing quote, or -1 at a control character (escaped or not)
+// or the end.
 func TestStringEnd(t *testing.T) {
 	naive := func(b []byte, i int) (int, bool) {
 		escaped := false
 		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '\\':
+			switch {
+			case b[j] < 0x20:
+				return -1, false
+			case b[j] == '\\':
 				escaped = true
-				j++
-			case '"':
+				if j++; j < len(b) && b[j] < 0x20 {
+					return -1, false
+				}
+			case b[j] == '"':
 				return j, escaped
 			}
 		}
 		return -1, false
 	}
 	r := rand.New(rand.NewPCG(7, 8))
-	alphabet := []byte{'"', '\\', 'a', ' ', 0x00, 0x21, 0x5b, 0x5d, 0x80, 0xa2, 0xdc, 0xff}
+	alphabet := []byte{'"', '\\', 'a', ' ', 0x00, 0x0a, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x80, 0xa2, 0xdc, 0xff}
 	for range 200000 {
 		b := make([]byte, r.IntN(40))
 		for k := range b {

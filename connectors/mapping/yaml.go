@@ -57,7 +57,14 @@ func tokPos(t *token.Token) Pos {
 
 // parseYAML reads one YAML document into a ynode tree. A syntax error comes
 // back as a problem with its position.
-func parseYAML(b []byte) (ynode, []Problem) {
+func parseYAML(b []byte) (root ynode, probs []Problem) {
+	defer func() {
+		// The YAML parser is third-party code fed arbitrary bytes; a
+		// panic in it is a config that cannot be read, not a crash.
+		if r := recover(); r != nil {
+			root, probs = ynode{}, []Problem{{Pos: Pos{1, 1}, Msg: fmt.Sprintf("cannot read the YAML: %v", r)}}
+		}
+	}()
 	f, err := parser.ParseBytes(b, 0)
 	if err != nil {
 		var te interface {
@@ -88,8 +95,7 @@ func parseYAML(b []byte) (ynode, []Problem) {
 	if body == nil {
 		return ynode{kind: yMap, pos: Pos{1, 1}}, nil
 	}
-	var probs []Problem
-	root := convert(body, &probs)
+	root = convert(body, &probs)
 	return root, probs
 }
 

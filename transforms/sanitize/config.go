@@ -201,7 +201,15 @@ const maxConfigSize = 1 << 20
 // values of the wrong kind are refused with their line and column, as a
 // *ConfigError. ParseConfig does not check the values themselves (Compile
 // does, and reports the positions ParseConfig recorded).
-func ParseConfig(data []byte) (*Config, error) {
+func ParseConfig(data []byte) (cfgOut *Config, errOut error) {
+	defer func() {
+		// The YAML decoder is third-party code fed arbitrary bytes; a
+		// panic in it (go-yaml 1.19.2 on a tag before a list) is a
+		// document that cannot be read, not a crash.
+		if r := recover(); r != nil {
+			cfgOut, errOut = nil, &ConfigError{[]Problem{{Pos: Pos{1, 1}, Err: fmt.Errorf("cannot read the YAML: %v", r)}}}
+		}
+	}()
 	if len(data) > maxConfigSize {
 		return nil, &ConfigError{[]Problem{{Err: fmt.Errorf("document is %d bytes, more than %d", len(data), maxConfigSize)}}}
 	}
