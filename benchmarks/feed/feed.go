@@ -302,7 +302,6 @@ type gen struct {
 	zipf     *rand.Zipf
 	managers int
 	accounts int
-	owners   []string // owner rep of each account
 	products int
 	fx       map[string]float64 // "EUR/USD" → rate in force
 

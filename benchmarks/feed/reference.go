@@ -62,7 +62,6 @@ func (g *gen) reference() {
 	g.accounts = max(1, g.cfg.Reps/4)
 	for i := range g.accounts {
 		owner := "R-" + strconv.Itoa(g.rnd.IntN(g.cfg.Reps))
-		g.owners = append(g.owners, owner)
 		add(reference.Account{AccountID: "A-" + strconv.Itoa(i), OwnerRepID: owner, ValidFrom: from})
 	}
 	rfrom := reference.DateOf(g.cfg.Start.AddDate(0, 0, -30))
