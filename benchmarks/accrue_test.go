@@ -261,8 +261,9 @@ func runAccrueVersus(b *testing.B, brokers []string, n, programs int) {
 	credits = nil
 	runtime.GC()
 
-	var trivial, accrued time.Duration
+	var trivial, accrued, matched time.Duration
 	var written accrueWritten
+	var shape outputShape
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		round := fmt.Sprintf("%s-%d", suffix, i)
@@ -271,17 +272,72 @@ func runAccrueVersus(b *testing.B, brokers []string, n, programs int) {
 		accrued += d
 		written.records += w.records
 		written.overrides += w.overrides
+		if i == 0 {
+			b.StopTimer()
+			shape = measureOutput(b, brokers, "bench-accrue-"+round, n)
+			b.StartTimer()
+		}
+		matched += runMatched(b, brokers, input, round, n, shape)
 	}
 	b.StopTimer()
 	tr := float64(n*b.N) / trivial.Seconds()
 	cr := float64(n*b.N) / accrued.Seconds()
+	mr := float64(n*b.N) / matched.Seconds()
 	b.ReportMetric(tr, "trivial_rec/s")
 	b.ReportMetric(cr, "credits/s")
 	b.ReportMetric(cr/tr, "ratio")
-	b.ReportMetric(float64(written.records)/float64(n*b.N), "out/credit")
+	b.ReportMetric(mr, "matched_rec/s")
+	b.ReportMetric(cr/mr, "ratio_matched")
+	b.ReportMetric(shape.perInput, "out/credit")
+	b.ReportMetric(shape.bytes, "B/out")
 	b.ReportMetric(float64(written.overrides)/float64(n*b.N), "overrides/credit")
 	b.ReportMetric(0, "ns/op")
 	reportState(b)
+}
+
+// outputShape is what an accrual stage wrote per credit: records (every
+// output and changelog record) and their mean size, key and value.
+type outputShape struct{ perInput, bytes float64 }
+
+// measureOutput reads back what the accrual stage name wrote for n
+// credits.
+func measureOutput(b *testing.B, brokers []string, name string, n int) outputShape {
+	var recs, bytes int
+	for _, topic := range append(accrueTopics(name).all(), name+".changelog") {
+		for _, r := range pt.ReadAll(b, brokers, topic) {
+			recs++
+			bytes += len(r.Key) + len(r.Value)
+		}
+	}
+	return outputShape{perInput: float64(recs) / float64(n), bytes: float64(bytes) / float64(recs)}
+}
+
+// matchedOutputs is how many topics the output-matched stage spreads its
+// records over, as the accrual stage spreads its own over its outputs and
+// changelog.
+const matchedOutputs = 4
+
+// runMatched is the trivial stage writing what the accrual stage writes:
+// per input record, shape.perInput records (on average) of shape.bytes,
+// over matchedOutputs topics, and nothing else. Against it, the accrual
+// stage's ratio is the cost of its work alone; against the trivial stage,
+// the cost of its work and of the records the work must write.
+func runMatched(b *testing.B, brokers []string, input, round string, n int, shape outputShape) time.Duration {
+	var outputs []string
+	for i := range matchedOutputs {
+		outputs = append(outputs, fmt.Sprintf("bench-matched-%s-out%d", round, i))
+	}
+	var seen atomic.Int64
+	return timeStage(b, brokers, input, "bench-matched-"+round, n, outputs,
+		pipeline.ProcessorFunc[int64](func(c *pipeline.Context[int64], r *kgo.Record) error {
+			i := seen.Add(1) - 1
+			k := int(float64(i+1)*shape.perInput) - int(float64(i)*shape.perInput)
+			v := r.Value[:min(len(r.Value), max(int(shape.bytes)-len(r.Key), 1))]
+			for j := range k {
+				c.Emit(outputs[(int(i)+j)%matchedOutputs], r.Key, v)
+			}
+			return nil
+		}))
 }
 
 // stateReport measures the state's size as the changelog holds it: key
