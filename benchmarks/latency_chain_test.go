@@ -44,7 +44,6 @@ func BenchmarkLatencyChain(b *testing.B) {
 		fmt.Fprintf(&products, `{"product_id":"P-%d","category":"software","valid_from":"2026-01-01"}`+"\n", i)
 	}
 	w.loadRef(b, "products", products.String())
-	loads := []float64{0.25, 0.5, 0.9}
 
 	backlog, credits := chainEvents(n)
 	events := len(backlog)
@@ -68,22 +67,11 @@ func BenchmarkLatencyChain(b *testing.B) {
 	})
 	rep.Machine.Kafka = brokerVersion(b, brokers)
 	rep.Add(0, "link+accrue", "max (backlog)", int64(events), top)
-	lat := map[string]any{}
-	for i, f := range loads {
-		rate := f * maxRate
+	rep.Facts["latency"] = atLoads(b, rep, "link+accrue", maxRate, func(i int, rate float64) (int, latencyResult) {
 		k := min(int(rate*float64(secs)), len(feed))
-		res := w.chainLatency(b, fmt.Sprintf("chain-%s-%d", w.sfx, i), rate, feed[:k], ids)
-		b.Logf("%.0f%%: %.0f events/s offered, %.0f achieved; p50 %v p90 %v p99 %v max %v (%d samples)", f*100, rate,
-			res.achieved, res.p(0.5), res.p(0.9), res.p(0.99), res.lat[len(res.lat)-1], len(res.lat))
-		run := fmt.Sprintf("%.0f%% load", f*100)
-		rep.Add(0, "link+accrue", run, int64(k), res.took)
-		lat[run] = map[string]any{"offered_per_s": round(rate, 0), "samples": len(res.lat), "p50_ms": ms(res.p(0.5)),
-			"p90_ms": ms(res.p(0.9)), "p99_ms": ms(res.p(0.99)), "max_ms": ms(res.lat[len(res.lat)-1])}
-		b.ReportMetric(ms(res.p(0.5)), fmt.Sprintf("p50_ms@%.0f%%", f*100))
-		b.ReportMetric(ms(res.p(0.99)), fmt.Sprintf("p99_ms@%.0f%%", f*100))
-	}
+		return k, w.chainLatency(b, fmt.Sprintf("chain-%s-%d", w.sfx, i), rate, feed[:k], ids)
+	})
 	rep.Compare(0, "link+accrue", "max (backlog)")
-	rep.Facts["latency"] = lat
 	b.ReportMetric(maxRate, "max_events/s")
 	b.ReportMetric(0, "ns/op")
 	rep.Notes = append(rep.Notes,
@@ -122,7 +110,7 @@ func (w *scaleWorld) startChain(b *testing.B, name string, before func(canonical
 		if before != nil {
 			before(canon)
 		}
-		addr := freeAddr(b)
+		addr := pt.FreeAddr(b)
 		link = &stageRun{name: linkName, input: canon}
 		link.procs = []stageProc{{pt.StartProc(b, w.bin, w.logDir(b), linkName, "--brokers", w.brokers[0], "--log-level", "info",
 			"stage", "link", "--name", linkName, "--input", canon, "--output", sr.input, "--dead-letter", linkName+".rejected",

@@ -38,7 +38,6 @@ func BenchmarkLatencyAccrue(b *testing.B) {
 	n := envInt(b, "ACCRUE_BENCH_SCALE_CREDITS", 150_000)
 	secs := envInt(b, "ACCRUE_BENCH_LATENCY_SECONDS", 20)
 	w := newScaleWorld(b, bin, brokers)
-	loads := []float64{0.25, 0.5, 0.9}
 
 	maxFeed := make([]keyValue, 0, n)
 	for _, c := range accrueCredits(n) {
@@ -66,22 +65,11 @@ func BenchmarkLatencyAccrue(b *testing.B) {
 	})
 	rep.Machine.Kafka = brokerVersion(b, brokers)
 	rep.Add(0, "accrue", "max (backlog)", int64(n), top.took)
-	lat := map[string]any{}
-	for i, f := range loads {
-		rate := f * top.rate
+	rep.Facts["latency"] = atLoads(b, rep, "accrue", top.rate, func(i int, rate float64) (int, latencyResult) {
 		k := int(rate * float64(secs))
-		res := w.latency(b, fmt.Sprintf("latency-%s-%d", w.sfx, i), rate, feed[:k], ids)
-		b.Logf("%.0f%%: %.0f credits/s offered, %.0f achieved; p50 %v p90 %v p99 %v max %v (%d samples)", f*100, rate,
-			res.achieved, res.p(0.5), res.p(0.9), res.p(0.99), res.lat[len(res.lat)-1], len(res.lat))
-		run := fmt.Sprintf("%.0f%% load", f*100)
-		rep.Add(0, "accrue", run, int64(k), res.took)
-		lat[run] = map[string]any{"offered_per_s": round(rate, 0), "samples": len(res.lat), "p50_ms": ms(res.p(0.5)),
-			"p90_ms": ms(res.p(0.9)), "p99_ms": ms(res.p(0.99)), "max_ms": ms(res.lat[len(res.lat)-1])}
-		b.ReportMetric(ms(res.p(0.5)), fmt.Sprintf("p50_ms@%.0f%%", f*100))
-		b.ReportMetric(ms(res.p(0.99)), fmt.Sprintf("p99_ms@%.0f%%", f*100))
-	}
+		return k, w.latency(b, fmt.Sprintf("latency-%s-%d", w.sfx, i), rate, feed[:k], ids)
+	})
 	rep.Compare(0, "accrue", "max (backlog)")
-	rep.Facts["latency"] = lat
 	b.ReportMetric(top.rate, "max_credits/s")
 	b.ReportMetric(0, "ns/op")
 	rep.Notes = append(rep.Notes,
@@ -92,6 +80,32 @@ func BenchmarkLatencyAccrue(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 1) }
+
+// loads are the offered loads of the latency benchmarks, as fractions of
+// the maximum measured in the same run.
+var loads = []float64{0.25, 0.5, 0.9}
+
+// atLoads offers stage each load of loads, a fraction of maxRate, with
+// run (which returns how many records it sent and what it measured), and
+// reports each load's latencies: in rep (a row and the figures it
+// returns), in b's metrics and in the log.
+func atLoads(b *testing.B, rep *report.Report, stage string, maxRate float64, run func(i int, rate float64) (int, latencyResult)) map[string]any {
+	lat := map[string]any{}
+	for i, f := range loads {
+		rate := f * maxRate
+		k, res := run(i, rate)
+		last := res.p(1)
+		b.Logf("%.0f%%: %.0f/s offered, %.0f achieved; p50 %v p90 %v p99 %v max %v (%d samples)", f*100, rate,
+			res.achieved, res.p(0.5), res.p(0.9), res.p(0.99), last, len(res.lat))
+		name := fmt.Sprintf("%.0f%% load", f*100)
+		rep.Add(0, stage, name, int64(k), res.took)
+		lat[name] = map[string]any{"offered_per_s": round(rate, 0), "samples": len(res.lat), "p50_ms": ms(res.p(0.5)),
+			"p90_ms": ms(res.p(0.9)), "p99_ms": ms(res.p(0.99)), "max_ms": ms(last)}
+		b.ReportMetric(ms(res.p(0.5)), fmt.Sprintf("p50_ms@%.0f%%", f*100))
+		b.ReportMetric(ms(res.p(0.99)), fmt.Sprintf("p99_ms@%.0f%%", f*100))
+	}
+	return lat
+}
 
 // latencyResult is one load's latencies, sorted.
 type latencyResult struct {

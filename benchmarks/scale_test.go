@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -295,7 +294,7 @@ func (w *scaleWorld) start(b *testing.B, kind, name string, inst int, before fun
 
 // proc starts instance i of the stage named name.
 func (w *scaleWorld) proc(b *testing.B, kind, name, input string, i int) stageProc {
-	addr := freeAddr(b)
+	addr := pt.FreeAddr(b)
 	id := strconv.Itoa(i)
 	args := []string{"--brokers", w.brokers[0], "--log-level", "info", "stage", kind, "--name", name, "--input", input,
 		"--instance-id", id, "--admin-addr", addr}
@@ -554,16 +553,6 @@ func sumPrefix(ms []map[string]float64, prefix string) float64 {
 		}
 	}
 	return s
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func envInt(b *testing.B, name string, def int) int {
