@@ -264,12 +264,18 @@ func runAccrueVersus(b *testing.B, brokers []string, n, programs int) {
 	var trivial, accrued, matched time.Duration
 	var written accrueWritten
 	var shape outputShape
+	v := newVersus(b, "go test ./benchmarks -run '^$' -bench AccrueVsTrivial -benchtime 3x",
+		map[string]any{"credits": n, "programs": programs, "reps": accrueReps, "partitions": benchPartitions, "batch": accrueBatch},
+		"accrual", "trivial", "matched")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		round := fmt.Sprintf("%s-%d", suffix, i)
-		trivial += runStage(b, brokers, input, round, n)
+		dt := runStage(b, brokers, input, round, n)
+		trivial += dt
+		v.add(i, "trivial", n, dt)
 		d, w := timeAccrue(b, brokers, input, "bench-accrue-"+round, n, cat, tb)
 		accrued += d
+		v.add(i, "accrue", n, d)
 		written.records += w.records
 		written.overrides += w.overrides
 		if i == 0 {
@@ -277,7 +283,9 @@ func runAccrueVersus(b *testing.B, brokers []string, n, programs int) {
 			shape = measureOutput(b, brokers, "bench-accrue-"+round, n)
 			b.StartTimer()
 		}
-		matched += runMatched(b, brokers, input, round, n, shape)
+		dm := runMatched(b, brokers, input, round, n, shape)
+		matched += dm
+		v.add(i, "matched", n, dm)
 	}
 	b.StopTimer()
 	tr := float64(n*b.N) / trivial.Seconds()
@@ -293,6 +301,8 @@ func runAccrueVersus(b *testing.B, brokers []string, n, programs int) {
 	b.ReportMetric(float64(written.overrides)/float64(n*b.N), "overrides/credit")
 	b.ReportMetric(0, "ns/op")
 	reportState(b)
+	v.write(brokers, map[string]any{"out_per_credit": shape.perInput, "bytes_per_out": shape.bytes,
+		"overrides_per_credit": float64(written.overrides) / float64(n*b.N)})
 }
 
 // outputShape is what an accrual stage wrote per credit: records (every

@@ -78,20 +78,28 @@ func BenchmarkClickHouseKafkaEngine(b *testing.B) {
 	}
 	var sinkDur, flatDur, rawDur time.Duration
 	var want salesSum
+	v := newVersus(b, "go test ./benchmarks -run '^$' -bench ClickHouseKafkaEngine -benchtime 3x",
+		map[string]any{"rows": n, "table": "sales", "partitions": benchPartitions}, "sales", "engine (flat topic)", "engine (raw topic)")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		truncate(b, conn, "sales")
 		group := fmt.Sprintf("bench-sink-%s-%d", suffix, i)
-		sinkDur += sinkRun(b, brokers, conn, topic, group, n)
+		d := sinkRun(b, brokers, conn, topic, group, n)
+		sinkDur += d
+		v.add(i, "sink", n, d)
 		if _, err := adm.DeleteGroup(context.Background(), group); err != nil {
 			b.Logf("delete group %s: %v", group, err)
 		}
 		want = checkSales(b, conn, n, want, true)
 		truncate(b, conn, "sales")
-		flatDur += engine("flat", flat, i)
+		d = engine("flat", flat, i)
+		flatDur += d
+		v.add(i, "engine (flat topic)", n, d)
 		checkSales(b, conn, n, want, true)
 		truncate(b, conn, "sales")
-		rawDur += engine("raw", topic, i)
+		d = engine("raw", topic, i)
+		rawDur += d
+		v.add(i, "engine (raw topic)", n, d)
 		checkSales(b, conn, n, want, false)
 	}
 	b.StopTimer()
@@ -102,6 +110,7 @@ func BenchmarkClickHouseKafkaEngine(b *testing.B) {
 	b.ReportMetric(rate(sinkDur)/rate(flatDur), "sink/flat")
 	b.ReportMetric(rate(sinkDur)/rate(rawDur), "sink/raw")
 	b.ReportMetric(0, "ns/op") // the rates above are the figures
+	v.write(brokers, nil)
 }
 
 func deleteTopics(b *testing.B, adm *kadm.Client, topics ...string) {

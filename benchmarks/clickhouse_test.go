@@ -51,12 +51,18 @@ func BenchmarkClickHouseSink(b *testing.B) {
 	rows := salesRows(b, pt.ReadAll(b, brokers, topic))
 
 	var plainDur, sinkDur time.Duration
+	v := newVersus(b, "go test ./benchmarks -run '^$' -bench ClickHouseSink -benchtime 3x",
+		map[string]any{"rows": n, "table": "sales", "partitions": benchPartitions}, "sales", "plain insert")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		truncate(b, conn, "sales")
-		plainDur += plainInsert(b, conn, rows)
+		d := plainInsert(b, conn, rows)
+		plainDur += d
+		v.add(i, "plain insert", n, d)
 		truncate(b, conn, "sales")
-		sinkDur += sinkRun(b, brokers, conn, topic, fmt.Sprintf("bench-sink-%s-%d", suffix, i), n)
+		d = sinkRun(b, brokers, conn, topic, fmt.Sprintf("bench-sink-%s-%d", suffix, i), n)
+		sinkDur += d
+		v.add(i, "sink", n, d)
 	}
 	b.StopTimer()
 	plain := float64(n*b.N) / plainDur.Seconds()
@@ -69,6 +75,7 @@ func BenchmarkClickHouseSink(b *testing.B) {
 	b.ReportMetric(float64(p50.Milliseconds()), "p50_ms")
 	b.ReportMetric(float64(p99.Milliseconds()), "p99_ms")
 	b.ReportMetric(0, "ns/op") // the rates above are the figures
+	v.write(brokers, map[string]any{"latency_at_half_max": map[string]any{"p50_ms": p50.Milliseconds(), "p99_ms": p99.Milliseconds()}})
 }
 
 // benchDatabase migrates a database of its own and drops it at the end.

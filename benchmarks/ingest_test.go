@@ -78,13 +78,20 @@ func runIngestVersus(b *testing.B, brokers []string, n int) {
 	produceCRM(b, brokers, input, n)
 
 	var trivial, ing time.Duration
+	v := newVersus(b, "go test ./benchmarks -run '^$' -bench IngestVsTrivial -benchtime 3x",
+		map[string]any{"records": n, "source": "CRM opportunities (JSON, about 330 bytes)", "partitions": benchPartitions, "batch": benchBatch},
+		"ingest", "trivial")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		round := fmt.Sprintf("%s-%d", suffix, i)
-		trivial += runStage(b, brokers, input, round, n)
+		d := runStage(b, brokers, input, round, n)
+		trivial += d
+		v.add(i, "trivial", n, d)
 		out := "bench-canonical-" + round
 		proc := ingest.NewProcessor(map[string]*ingest.Pipeline{input: pl}, out, nil)
-		ing += timeStage(b, brokers, input, "bench-ingest-"+round, n, []string{out}, proc)
+		d = timeStage(b, brokers, input, "bench-ingest-"+round, n, []string{out}, proc)
+		ing += d
+		v.add(i, "ingest", n, d)
 	}
 	b.StopTimer()
 	tr := float64(n*b.N) / trivial.Seconds()
@@ -93,6 +100,7 @@ func runIngestVersus(b *testing.B, brokers []string, n int) {
 	b.ReportMetric(ir, "ingest_rec/s")
 	b.ReportMetric(ir/tr, "ratio")
 	b.ReportMetric(0, "ns/op")
+	v.write(brokers, nil)
 }
 
 // produceCRM writes n CRM opportunities of about 330 bytes each.

@@ -177,6 +177,9 @@ func runAccrueVsKStreams(b *testing.B, brokers []string, app kstreamsApp, n int)
 	var accrued, streamed time.Duration
 	var outs kstreamsCounts
 	var written int64
+	v := newVersus(b, "go test ./benchmarks -run '^$' -bench AccrueVsKafkaStreams -benchtime 3x",
+		map[string]any{"credits": n, "partitions": benchPartitions, "kafka_streams": "exactly_once_v2, RocksDB stores"},
+		"accrual", "kafka streams")
 	// Each round's topics and groups go at the end, failed or not.
 	var names []string
 	b.Cleanup(func() {
@@ -192,10 +195,12 @@ func runAccrueVsKStreams(b *testing.B, brokers []string, app kstreamsApp, n int)
 		ad, w := timeAccrue(b, brokers, input, name, n, cat, tb)
 		accrued += ad
 		written += w.records
+		v.add(i, "accrue", n, ad)
 
 		d, c := timeKStreams(b, brokers, adm, app, kstreamsRun{input: input, appID: appID, plan: planFile,
 			stateDir: filepath.Join(dir, appID), n: n, ends: ends})
 		streamed += d
+		v.add(i, "kafka streams", n, d)
 		outs.deltas += c.deltas
 		outs.snapshots += c.snapshots
 		b.Logf("round %d: accrue %.0f credits/s, kstreams %.0f credits/s (%s)", i,
@@ -213,6 +218,8 @@ func runAccrueVsKStreams(b *testing.B, brokers []string, app kstreamsApp, n int)
 	b.ReportMetric(float64(written)/float64(n*b.N), "accrue_out/credit")
 	b.ReportMetric(float64(outs.deltas+outs.snapshots)/float64(n*b.N), "kstreams_out/credit")
 	b.ReportMetric(0, "ns/op") // the rates above are the figures
+	v.write(brokers, map[string]any{"accrue_out_per_credit": float64(written) / float64(n*b.N),
+		"kstreams_out_per_credit": float64(outs.deltas+outs.snapshots) / float64(n*b.N)})
 }
 
 // kstreamsPlanDoc is the plan file of the Kafka Streams peer

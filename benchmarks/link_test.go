@@ -147,19 +147,25 @@ func runLinkVersus(b *testing.B, brokers []string, n int) {
 	produceCanonical(b, brokers, input, n)
 
 	var dedupe, linked time.Duration
+	v := newVersus(b, "go test ./benchmarks -run '^$' -bench LinkVsDedupe -benchtime 3x",
+		map[string]any{"records": n, "partitions": benchPartitions, "batch": benchBatch}, "link", "dedupe")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		round := fmt.Sprintf("%s-%d", suffix, i)
 		out := "bench-clean-" + round
-		dedupe += timeStageOf(b, brokers, input, "bench-dedupe-"+round, n, []string{out}, pipeline.Int64Codec{},
+		d := timeStageOf(b, brokers, input, "bench-dedupe-"+round, n, []string{out}, pipeline.Int64Codec{},
 			ingest.NewDedupe(sanitize.NewDeduper(24*time.Hour), out))
+		dedupe += d
+		v.add(i, "dedupe", n, d)
 		credited := "bench-credited-" + round
 		proc, err := link.NewProcessor(link.Config{Linker: &link.Linker{Tables: tb, RequireProduct: true},
 			Deduper: sanitize.NewDeduper(24 * time.Hour), Output: credited})
 		if err != nil {
 			b.Fatal(err)
 		}
-		linked += timeStageOf(b, brokers, input, "bench-link-"+round, n, []string{credited}, link.EntryCodec{}, proc)
+		d = timeStageOf(b, brokers, input, "bench-link-"+round, n, []string{credited}, link.EntryCodec{}, proc)
+		linked += d
+		v.add(i, "link", n, d)
 	}
 	b.StopTimer()
 	dr := float64(n*b.N) / dedupe.Seconds()
@@ -168,6 +174,7 @@ func runLinkVersus(b *testing.B, brokers []string, n int) {
 	b.ReportMetric(lr, "link_rec/s")
 	b.ReportMetric(lr/dr, "ratio")
 	b.ReportMetric(0, "ns/op")
+	v.write(brokers, nil)
 }
 
 // produceCanonical writes n canonical events keyed as ingest keys them:

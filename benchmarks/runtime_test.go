@@ -44,11 +44,17 @@ func runVersus(b *testing.B, brokers []string, n int) {
 	produceInput(b, brokers, input, n)
 
 	var plainDur, stageDur time.Duration
+	v := newVersus(b, "go test ./benchmarks -run '^$' -bench RuntimeVsPlain -benchtime 3x",
+		map[string]any{"records": n, "value_bytes": benchValueBytes, "partitions": benchPartitions, "batch": benchBatch}, "copy", "plain")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		round := fmt.Sprintf("%s-%d", suffix, i)
-		plainDur += runPlain(b, brokers, input, round, n)
-		stageDur += runStage(b, brokers, input, round, n)
+		d := runPlain(b, brokers, input, round, n)
+		plainDur += d
+		v.add(i, "plain", n, d)
+		d = runStage(b, brokers, input, round, n)
+		stageDur += d
+		v.add(i, "stage", n, d)
 	}
 	b.StopTimer()
 	plain := float64(n*b.N) / plainDur.Seconds()
@@ -57,6 +63,7 @@ func runVersus(b *testing.B, brokers []string, n int) {
 	b.ReportMetric(stage, "stage_rec/s")
 	b.ReportMetric(stage/plain, "ratio")
 	b.ReportMetric(0, "ns/op") // the rates above are the figures
+	v.write(brokers, nil)
 }
 
 func produceInput(b *testing.B, brokers []string, topic string, n int) {
