@@ -132,8 +132,10 @@ kafka_jars() {
 kafka_up() {
   if alive "$kafka_pid"; then
     log "kafka already running (pid $(cat "$kafka_pid"))"
-    kafka_secured && kafka_scram_user
-    return
+    # A broker started before the secured listener existed keeps running
+    # without it until it is restarted (down, then up).
+    if kafka_secured; then kafka_scram_user; fi
+    return 0
   fi
   port_open "$kafka_port" && die "port $kafka_port is taken by another process; set ACCRUE_STACK_KAFKA_PORT"
   port_open "$kafka_secure_port" && die "port $kafka_secure_port (SASL_SSL) is taken by another process; set ACCRUE_STACK_KAFKA_PORT"
