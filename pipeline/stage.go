@@ -221,7 +221,9 @@ func (s *Stage[S]) StateSize() int {
 // steps).
 //
 // Losing the brokers is not fatal: when they cannot be reached, or a
-// transaction cannot be ended (the brokers restarting, say), Run drops its
+// transaction cannot be ended (the brokers restarting, say, or the
+// coordinator having aborted it after this instance was frozen past its
+// transaction timeout), Run drops its
 // clients and all the state it holds, whose last transaction may or may
 // not have committed, and starts again as a new instance would: it
 // rejoins the group and restores from the changelog, from the committed
@@ -233,7 +235,7 @@ func (s *Stage[S]) Run(ctx context.Context) error {
 		if err == nil || ctx.Err() != nil || !brokersLost(err) {
 			return err
 		}
-		s.log.Warn("lost the brokers; starting again from the committed state", "err", err, "retry_in", backoff)
+		s.log.Warn("session lost; starting again from the committed state", "err", err, "retry_in", backoff)
 		s.met.rebalance("restarted")
 		s.reset()
 		select {
@@ -260,17 +262,23 @@ func (s *Stage[S]) reset() {
 	s.met.stateSize(0)
 }
 
-// brokersLost reports whether err means the brokers could not be reached
-// or did not answer in time, rather than that this instance must stop:
-// a producer fenced by another one with its transactional id (two
-// instances with one --instance-id) or refused by the brokers' ACLs is
-// final.
+// brokersLost reports whether err means this instance can go on as a new
+// instance would: the brokers could not be reached or did not answer in
+// time, or the transaction coordinator aborted a transaction that outlived
+// its timeout (the instance was frozen, say) and bumped the producer's
+// epoch, which the brokers report as INVALID_PRODUCER_EPOCH or
+// TRANSACTION_ABORTABLE. A producer fenced by another one with its
+// transactional id (two instances with one --instance-id: PRODUCER_FENCED)
+// or refused by the brokers' ACLs is final.
 func brokersLost(err error) bool {
-	for _, final := range []error{kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.TransactionalIDAuthorizationFailed,
+	for _, final := range []error{kerr.ProducerFenced, kerr.TransactionalIDAuthorizationFailed,
 		kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed} {
 		if errors.Is(err, final) {
 			return false
 		}
+	}
+	if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionAbortable) {
+		return true
 	}
 	var ke *kerr.Error
 	if errors.As(err, &ke) {

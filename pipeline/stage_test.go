@@ -522,7 +522,64 @@ func TestStageRecoversWhenTransactionsCannotEnd(t *testing.T) {
 	if failUntil.Load() == 0 {
 		t.Fatal("the outage never started")
 	}
-	restarted := 0.0
+	restarted := restarts(reg)
+	if restarted < 1 {
+		t.Errorf("the stage started again %v times, want at least once", restarted)
+	}
+}
+
+// TestStageRecoversFromATimedOutTransaction has the group coordinator
+// refuse a transaction's offsets with INVALID_PRODUCER_EPOCH, as the
+// brokers do after aborting a transaction that outlived its timeout while
+// the instance was frozen: the stage must start again from the committed
+// state, not stop, and count every record exactly once.
+func TestStageRecoversFromATimedOutTransaction(t *testing.T) {
+	c, brokers := pt.Fake(t)
+	setup(t, brokers, 3)
+	want := pt.ProduceKeyed(t, brokers, in, 0, 3000, 37)
+	var commits atomic.Int32
+	c.ControlKey(int16(kmsg.TxnOffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if commits.Add(1) != 3 {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.TxnOffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewTxnOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidProducerEpoch.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	reg := prometheus.NewRegistry()
+	s := newCounter(t, brokers, "a", reg, func(cfg *pipeline.Config) { cfg.ShutdownTimeout = time.Second })
+	stop := running(t, s)
+	recs := waitOutput(t, brokers, 3000)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.CheckCounts(recs, want); err != nil {
+		t.Fatal(err)
+	}
+	checkChangelog(t, brokers, want)
+	if commits.Load() < 3 {
+		t.Fatalf("only %d transactions committed offsets; the refusal never happened", commits.Load())
+	}
+	if r := restarts(reg); r < 1 {
+		t.Errorf("the stage started again %v times, want at least once", r)
+	}
+}
+
+// restarts is accrue_stage_rebalances_total{kind="restarted"} in reg.
+func restarts(reg *prometheus.Registry) float64 {
+	n := 0.0
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {
 		if mf.GetName() != "accrue_stage_rebalances_total" {
@@ -531,12 +588,10 @@ func TestStageRecoversWhenTransactionsCannotEnd(t *testing.T) {
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
 				if l.GetName() == "kind" && l.GetValue() == "restarted" {
-					restarted += m.GetCounter().GetValue()
+					n += m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	if restarted < 1 {
-		t.Errorf("the stage started again %v times, want at least once", restarted)
-	}
+	return n
 }
