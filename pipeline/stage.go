@@ -319,18 +319,14 @@ func (s *Stage[S]) runSession(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(newStagePartitioner(s.cfg.Changelog)),
 		kgo.ProducerLinger(0),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			s.assigned.Store(true)
-			s.met.rebalance("assigned")
-			s.log.Info("partitions assigned", "partitions", m)
-		}),
+		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			s.met.rebalance("revoked")
-			s.drop(m)
+			s.drop(m, true)
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			s.met.rebalance("lost")
-			s.drop(m)
+			s.drop(m, true)
 		}),
 	)
 	if s.sess, err = kgo.NewGroupTransactSession(opts...); err != nil {
@@ -424,7 +420,19 @@ func isFatalFetchErr(err error) bool {
 
 // drop is called from the group's callbacks: the partitions' state must go
 // before they are processed again, since another instance may change it.
-func (s *Stage[S]) drop(m map[string][]int32) {
+//
+// Partitions are dropped when they are revoked or lost and again when they
+// are assigned, since a revocation can pass unseen: franz-go's
+// GroupTransactSession calls OnPartitionsRevoked once between two ends of
+// a transaction and swallows any further revocation until the next End.
+// An instance that went through two rebalances within one batch, or while
+// idle, kept the state of the partitions the second one took from it, and
+// when it was given them back it carried on from that stale state instead
+// of restoring what their other owner had committed meanwhile (found by
+// the zombie-fenced fault scenario). A partition that is assigned (all of
+// them under an eager balancer, those newly added under a cooperative one)
+// is therefore always restored from the changelog.
+func (s *Stage[S]) drop(m map[string][]int32, revoked bool) {
 	s.dropMu.Lock()
 	defer s.dropMu.Unlock()
 	for _, ps := range m {
@@ -432,9 +440,18 @@ func (s *Stage[S]) drop(m map[string][]int32) {
 			s.dropped[p] = struct{}{}
 		}
 	}
-	if len(m) > 0 {
+	if revoked && len(m) > 0 {
 		s.log.Info("partitions revoked", "partitions", m)
 	}
+}
+
+// onAssigned is the group's OnPartitionsAssigned: see drop for why the
+// assigned partitions' state goes too.
+func (s *Stage[S]) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.assigned.Store(true)
+	s.met.rebalance("assigned")
+	s.log.Info("partitions assigned", "partitions", m)
+	s.drop(m, false)
 }
 
 func (s *Stage[S]) applyDrops() {
