@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/shopspring/decimal"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -479,9 +480,43 @@ func (s *Sink) insert(ctx context.Context, t *Table, rows Rows) error {
 	}
 	defer b.Close()
 	for i, col := range rows.Columns() {
-		if err := b.Column(i).Append(col); err != nil {
+		if err := appendColumn(b.Column(i), col); err != nil {
 			return fmt.Errorf("column %s: %w", t.Columns[i], err)
 		}
 	}
 	return b.Send()
+}
+
+// columnAppender is what a batch's column takes (driver.BatchColumn).
+type columnAppender interface {
+	Append(v any) error
+	AppendRow(v any) error
+}
+
+// appendColumn hands one column's values to the batch. clickhouse-go's
+// Append of an array column walks the outer slice by reflection and boxes
+// every element through reflect.Value; appending each row's typed slice
+// takes its generic path instead, a third faster for strings
+// (BenchmarkAccrualRowsAppend).
+func appendColumn(c columnAppender, col any) error {
+	switch v := col.(type) {
+	case [][]string:
+		return appendRows(c, v)
+	case [][]decimal.Decimal:
+		return appendRows(c, v)
+	case [][]*decimal.Decimal:
+		return appendRows(c, v)
+	case [][]uint8:
+		return appendRows(c, v)
+	}
+	return c.Append(col)
+}
+
+func appendRows[T any](c columnAppender, rows [][]T) error {
+	for _, r := range rows {
+		if err := c.AppendRow(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -27,6 +27,10 @@ var accrualsTable = &Table{
 type accrualRows struct {
 	p  fastjson.Parser
 	in interner
+	// The batch's strings and the trace's slices live in these until
+	// Reset, so that a record costs few allocations of its own.
+	arena arena
+	mem   traceMem
 
 	accrualID, programID     []string
 	programVersion           []uint32
@@ -40,6 +44,46 @@ type accrualRows struct {
 	amount                   [][]decimal.Decimal
 	partEventID              [][]string
 	kafka                    kafkaCols
+}
+
+// traceMem hands out the slices of decoded traces from slabs that live as
+// long as the batch, and keeps the trace's rates and band bounds by their
+// text: they repeat from row to row, so most are parsed once.
+type traceMem struct {
+	strs slab[string]
+	decs slab[decimal.Decimal]
+	ptrs slab[*decimal.Decimal]
+	u8s  slab[uint8]
+	seen map[string]decimal.Decimal
+}
+
+// maxSeenDecimals bounds traceMem.seen; it starts again when full.
+const maxSeenDecimals = 4096
+
+// decimal reads a rate or band bound (roundedField at the share scale)
+// and remembers it by its text.
+func (m *traceMem) decimal(field string, v *fastjson.Value) (decimal.Decimal, error) {
+	b, err := v.StringBytes()
+	if err == nil {
+		if d, ok := m.seen[string(b)]; ok {
+			return d, nil
+		}
+	}
+	d, err := roundedField(field, v, shareScale, sharePrecision)
+	if err == nil {
+		if m.seen == nil || len(m.seen) >= maxSeenDecimals {
+			m.seen = make(map[string]decimal.Decimal, 64)
+		}
+		m.seen[string(b)] = d
+	}
+	return d, err
+}
+
+func (m *traceMem) reset() {
+	m.strs.reset()
+	m.decs.reset()
+	m.ptrs.reset()
+	m.u8s.reset()
 }
 
 type accrualRow struct {
@@ -71,7 +115,7 @@ func (r *accrualRows) decode(v *fastjson.Value) (accrualRow, error) {
 		}
 		switch string(k) {
 		case "accrual_id":
-			a.accrualID, ferr = str(v, nil)
+			a.accrualID, ferr = str(v, &r.arena)
 		case "program_id":
 			a.programID, ferr = str(v, r.in)
 		case "program_version":
@@ -81,7 +125,7 @@ func (r *accrualRows) decode(v *fastjson.Value) (accrualRow, error) {
 		case "period":
 			a.period, ferr = str(v, r.in)
 		case "rep_id":
-			a.repID, ferr = str(v, nil)
+			a.repID, ferr = str(v, &r.arena)
 		case "currency":
 			a.currency, ferr = str(v, r.in)
 		case "delta":
@@ -93,11 +137,11 @@ func (r *accrualRows) decode(v *fastjson.Value) (accrualRow, error) {
 		case "capped":
 			a.capped, ferr = boolean("capped", v)
 		case "event_id":
-			a.eventID, ferr = str(v, nil)
+			a.eventID, ferr = str(v, &r.arena)
 		case "input_id":
-			a.inputID, ferr = str(v, nil)
+			a.inputID, ferr = str(v, &r.arena)
 		case "trace":
-			ferr = a.decodeTrace(v, r.in)
+			ferr = a.decodeTrace(v, r.in, &r.arena, &r.mem)
 			return
 		}
 		if ferr == errNotString {
@@ -122,7 +166,7 @@ func (r *accrualRows) decode(v *fastjson.Value) (accrualRow, error) {
 	return a, nil
 }
 
-func (a *accrualRow) decodeTrace(v *fastjson.Value, in interner) error {
+func (a *accrualRow) decodeTrace(v *fastjson.Value, in, to stringer, m *traceMem) error {
 	if v.Type() == fastjson.TypeNull {
 		return nil
 	}
@@ -130,50 +174,54 @@ func (a *accrualRow) decodeTrace(v *fastjson.Value, in interner) error {
 	if err != nil {
 		return errors.New("trace: want an array")
 	}
+	n := len(parts)
+	if n == 0 {
+		return nil
+	}
+	a.kind, a.spiffID, a.fromRepID, a.partEventID = m.strs.take(n), m.strs.take(n), m.strs.take(n), m.strs.take(n)
+	a.bandFrom, a.rate = m.ptrs.take(n), m.ptrs.take(n)
+	a.level, a.amount = m.u8s.take(n), m.decs.take(n)
 	for i, p := range parts {
-		name := func(f string) string { return fmt.Sprintf("trace[%d].%s", i, f) }
-		kind, err := str(get(p, "kind"), in)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name("kind"), err)
+		// Field names are constants and the part's index is added only to
+		// an error, so that a good part builds no string.
+		field := ""
+		if a.kind[i], err = str(get(p, "kind"), in); err != nil {
+			field = "kind"
+		} else if a.spiffID[i], err = str(get(p, "spiff_id"), in); err != nil {
+			field = "spiff_id"
+		} else if a.fromRepID[i], err = str(get(p, "from_rep_id"), to); err != nil {
+			field = "from_rep_id"
+		} else if a.partEventID[i], err = str(get(p, "event_id"), to); err != nil {
+			field = "event_id"
 		}
-		spiff, err := str(get(p, "spiff_id"), in)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name("spiff_id"), err)
+			return fmt.Errorf("trace[%d].%s: %w", i, field, err)
 		}
-		from, err := str(get(p, "from_rep_id"), nil)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name("from_rep_id"), err)
-		}
-		event, err := str(get(p, "event_id"), nil)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name("event_id"), err)
-		}
-		var level uint64
 		if l := p.Get("level"); l != nil {
-			if level, err = integer(name("level"), l, 255); err != nil {
-				return err
+			level, err := integer("level", l, 255)
+			if err != nil {
+				return fmt.Errorf("trace[%d].%w", i, err)
 			}
+			a.level[i] = uint8(level)
 		}
-		band, err := nullable(name("band_from"), p.Get("band_from"), shareScale, sharePrecision, roundedField)
-		if err != nil {
-			return err
+		for _, f := range [...]struct {
+			name string
+			to   **decimal.Decimal
+		}{{"band_from", &a.bandFrom[i]}, {"rate", &a.rate[i]}} {
+			fv := p.Get(f.name)
+			if fv == nil || fv.Type() == fastjson.TypeNull {
+				continue
+			}
+			d, err := m.decimal(f.name, fv)
+			if err != nil {
+				return fmt.Errorf("trace[%d].%w", i, err)
+			}
+			*f.to = &m.decs.take(1)[0]
+			**f.to = d
 		}
-		rate, err := nullable(name("rate"), p.Get("rate"), shareScale, sharePrecision, roundedField)
-		if err != nil {
-			return err
+		if a.amount[i], err = roundedField("amount", get(p, "amount"), shareScale, sharePrecision); err != nil {
+			return fmt.Errorf("trace[%d].%w", i, err)
 		}
-		amount, err := roundedField(name("amount"), get(p, "amount"), shareScale, sharePrecision)
-		if err != nil {
-			return err
-		}
-		a.kind = append(a.kind, kind)
-		a.spiffID = append(a.spiffID, spiff)
-		a.fromRepID = append(a.fromRepID, from)
-		a.level = append(a.level, uint8(level))
-		a.bandFrom = append(a.bandFrom, band)
-		a.rate = append(a.rate, rate)
-		a.amount = append(a.amount, amount)
-		a.partEventID = append(a.partEventID, event)
 	}
 	return nil
 }
@@ -236,4 +284,6 @@ func (r *accrualRows) Reset() {
 	r.kind, r.bandFrom, r.rate, r.spiffID = r.kind[:0], r.bandFrom[:0], r.rate[:0], r.spiffID[:0]
 	r.level, r.fromRepID, r.amount, r.partEventID = r.level[:0], r.fromRepID[:0], r.amount[:0], r.partEventID[:0]
 	r.kafka.reset()
+	r.arena.reset()
+	r.mem.reset()
 }

@@ -27,6 +27,9 @@ var attainmentTable = &Table{
 type attainmentRows struct {
 	p  fastjson.Parser
 	in interner
+	// The batch's strings and optional figures, until Reset.
+	arena arena
+	decs  slab[decimal.Decimal]
 
 	snapshotID, programID               []string
 	programVersion                      []uint32
@@ -79,7 +82,7 @@ func (r *attainmentRows) decode(v *fastjson.Value) (snapshotRow, error) {
 		}
 		switch string(k) {
 		case "snapshot_id":
-			s.snapshotID, ferr = str(v, nil)
+			s.snapshotID, ferr = str(v, &r.arena)
 		case "program_id":
 			s.programID, ferr = str(v, r.in)
 		case "program_version":
@@ -89,7 +92,7 @@ func (r *attainmentRows) decode(v *fastjson.Value) (snapshotRow, error) {
 		case "period":
 			s.period, ferr = str(v, r.in)
 		case "rep_id":
-			s.repID, ferr = str(v, nil)
+			s.repID, ferr = str(v, &r.arena)
 		case "currency":
 			s.currency, ferr = str(v, r.in)
 		case "measure":
@@ -98,9 +101,9 @@ func (r *attainmentRows) decode(v *fastjson.Value) (snapshotRow, error) {
 				seen |= hasMeasure
 			}
 		case "quota":
-			s.quota, ferr = nullable("quota", v, moneyScale, moneyPrecision, roundedField)
+			s.quota, ferr = r.nullable("quota", v)
 		case "attainment":
-			s.attainment, ferr = nullable("attainment", v, moneyScale, moneyPrecision, roundedField)
+			s.attainment, ferr = r.nullable("attainment", v)
 		case "commission":
 			money("commission", v, &s.commission, hasCommission)
 		case "spiff":
@@ -116,7 +119,7 @@ func (r *attainmentRows) decode(v *fastjson.Value) (snapshotRow, error) {
 				seen |= hasVersion
 			}
 		case "event_id":
-			s.eventID, ferr = str(v, nil)
+			s.eventID, ferr = str(v, &r.arena)
 		}
 		if ferr == errNotString {
 			ferr = fmt.Errorf("%s: %w", k, ferr)
@@ -133,6 +136,20 @@ func (r *attainmentRows) decode(v *fastjson.Value) (snapshotRow, error) {
 		s.snapshotID = fmt.Sprintf("%s/%s/%s/%d", s.programID, s.period, s.repID, s.version)
 	}
 	return s, nil
+}
+
+// nullable reads an optional figure into the batch's slab.
+func (r *attainmentRows) nullable(field string, v *fastjson.Value) (*decimal.Decimal, error) {
+	if v.Type() == fastjson.TypeNull {
+		return nil, nil
+	}
+	d, err := roundedField(field, v, moneyScale, moneyPrecision)
+	if err != nil {
+		return nil, err
+	}
+	p := &r.decs.take(1)[0]
+	*p = d
+	return p, nil
 }
 
 func (r *attainmentRows) Add(rec *kgo.Record) error {
@@ -183,4 +200,6 @@ func (r *attainmentRows) Reset() {
 	r.commission, r.spiff, r.override, r.earned = r.commission[:0], r.spiff[:0], r.override[:0], r.earned[:0]
 	r.capped, r.version, r.eventID = r.capped[:0], r.version[:0], r.eventID[:0]
 	r.kafka.reset()
+	r.arena.reset()
+	r.decs.reset()
 }

@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"fmt"
 	"errors"
 	"strings"
 	"testing"
@@ -161,8 +162,16 @@ func lenOf(col any) int {
 		return len(c)
 	case []uint32:
 		return len(c)
+	case []uint64:
+		return len(c)
+	case []uint8:
+		return len(c)
+	case [][]*decimal.Decimal:
+		return len(c)
+	case [][]uint8:
+		return len(c)
 	}
-	panic("unknown column type")
+	panic(fmt.Sprintf("unknown column type %T", col))
 }
 
 // Extra decimal places that are zeros are not a loss: they fit.
