@@ -1,8 +1,8 @@
 package clickhouse
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
