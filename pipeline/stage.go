@@ -149,6 +149,9 @@ type Stage[S any] struct {
 
 	sess  *kgo.GroupTransactSession
 	admin *kgo.Client // plain client: validation, offsets, restore
+	// commits counts the transactions this instance committed, across
+	// sessions (see Run).
+	commits int
 
 	// parts holds the state of the partitions this instance owns and has
 	// restored. Only the processing goroutine touches it.
@@ -230,10 +233,26 @@ func (s *Stage[S]) StateSize() int {
 // offsets. Meanwhile /readyz reports not ready.
 func (s *Stage[S]) Run(ctx context.Context) error {
 	backoff := 250 * time.Millisecond
+	epochLost, commitsBefore := 0, s.commits
 	for {
 		err := s.runSession(ctx)
 		if err == nil || ctx.Err() != nil || !brokersLost(err) {
 			return err
+		}
+		// A producer whose epoch was bumped under it again and again,
+		// with nothing committed in between, is most likely not a zombie
+		// woken after its transaction timed out but one of two instances
+		// started with the same --instance-id, fencing each other.
+		if errors.Is(err, kerr.InvalidProducerEpoch) {
+			if s.commits > commitsBefore {
+				epochLost = 0
+			}
+			epochLost++
+			commitsBefore = s.commits
+			if epochLost >= maxEpochLosses {
+				return fmt.Errorf("%w (%d times in a row without a commit: is another instance running with --instance-id %s?)",
+					err, epochLost, s.cfg.InstanceID)
+			}
 		}
 		s.log.Warn("session lost; starting again from the committed state", "err", err, "retry_in", backoff)
 		s.met.rebalance("restarted")
@@ -246,6 +265,11 @@ func (s *Stage[S]) Run(ctx context.Context) error {
 		backoff = min(2*backoff, 10*time.Second)
 	}
 }
+
+// maxEpochLosses is how many sessions in a row may end with their
+// producer's epoch bumped, with no transaction committed between them,
+// before Run gives up.
+const maxEpochLosses = 5
 
 // reset forgets everything a session built: the partitions' state, what
 // was revoked, readiness.
@@ -602,6 +626,7 @@ func (s *Stage[S]) runBatch(fetches kgo.Fetches) error {
 	ph.mark(start) // commit
 	s.met.batchDone(committed, in, c.emitted, c.rejects, records, time.Since(start).Seconds(), &ph)
 	if committed {
+		s.commits++
 		s.met.stateSize(s.StateSize())
 	} else {
 		s.log.Info("transaction aborted; the batch will be processed again from the committed offsets", "records", records)

@@ -595,3 +595,41 @@ func restarts(reg *prometheus.Registry) float64 {
 	}
 	return n
 }
+
+// TestStageGivesUpWhenItsEpochKeepsBeingBumped has the brokers refuse
+// every transaction's offsets with INVALID_PRODUCER_EPOCH, as they would
+// if two instances shared one --instance-id and fenced each other: after
+// a few sessions with nothing committed the stage stops and says why,
+// rather than start again for ever.
+func TestStageGivesUpWhenItsEpochKeepsBeingBumped(t *testing.T) {
+	c, brokers := pt.Fake(t)
+	setup(t, brokers, 3)
+	pt.ProduceKeyed(t, brokers, in, 0, 300, 37)
+	c.ControlKey(int16(kmsg.TxnOffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.TxnOffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewTxnOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidProducerEpoch.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	s := newCounter(t, brokers, "a", prometheus.NewRegistry(), func(cfg *pipeline.Config) { cfg.ShutdownTimeout = time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := s.Run(ctx)
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("Run returned %v after %v; want it to give up", err, ctx.Err())
+	}
+	if !errors.Is(err, kerr.InvalidProducerEpoch) || !strings.Contains(err.Error(), "--instance-id a") {
+		t.Fatalf("Run gave up with %q; want INVALID_PRODUCER_EPOCH and a hint at --instance-id", err)
+	}
+}

@@ -241,6 +241,7 @@ func (s *Stage[S]) tickIdle(ctx context.Context) error {
 	}
 	s.met.tickDone(ok, c.emitted, c.rejects)
 	if ok {
+		s.commits++
 		s.met.stateSize(s.StateSize())
 	} else {
 		s.log.Info("tick transaction aborted; the partitions are ticked again", "partitions", due)
