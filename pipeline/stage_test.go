@@ -275,20 +275,7 @@ func TestStageAbortsWhenOffsetCommitFails(t *testing.T) {
 		if failed.Add(1) > 2 {
 			return nil, nil, false
 		}
-		r := req.(*kmsg.TxnOffsetCommitRequest)
-		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-		for _, rt := range r.Topics {
-			st := kmsg.NewTxnOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.RebalanceInProgress.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return pt.RefuseOffsets(req.(*kmsg.TxnOffsetCommitRequest), kerr.RebalanceInProgress), nil, true
 	})
 	s := newCounter(t, brokers, "a", prometheus.NewRegistry())
 	stop := running(t, s)
@@ -508,17 +495,7 @@ func TestStageRecoversWhenTransactionsCannotEnd(t *testing.T) {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return resp, nil, true
 	})
-	reg := prometheus.NewRegistry()
-	s := newCounter(t, brokers, "a", reg, func(cfg *pipeline.Config) { cfg.ShutdownTimeout = time.Second })
-	stop := running(t, s)
-	recs := waitOutput(t, brokers, 3000)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := pt.CheckCounts(recs, want); err != nil {
-		t.Fatal(err)
-	}
-	checkChangelog(t, brokers, want)
+	reg := countAll(t, brokers, want)
 	if failUntil.Load() == 0 {
 		t.Fatal("the outage never started")
 	}
@@ -543,21 +520,22 @@ func TestStageRecoversFromATimedOutTransaction(t *testing.T) {
 		if commits.Add(1) != 3 {
 			return nil, nil, false
 		}
-		r := req.(*kmsg.TxnOffsetCommitRequest)
-		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-		for _, rt := range r.Topics {
-			st := kmsg.NewTxnOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.InvalidProducerEpoch.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return pt.RefuseOffsets(req.(*kmsg.TxnOffsetCommitRequest), kerr.InvalidProducerEpoch), nil, true
 	})
+	reg := countAll(t, brokers, want)
+	if commits.Load() < 3 {
+		t.Fatalf("only %d transactions committed offsets; the refusal never happened", commits.Load())
+	}
+	if r := restarts(reg); r < 1 {
+		t.Errorf("the stage started again %v times, want at least once", r)
+	}
+}
+
+// countAll runs a counter stage (shutdown timeout 1s) until it has
+// counted want's 3,000 records, checks its output and changelog, and
+// returns its metrics.
+func countAll(t *testing.T, brokers []string, want map[string]int64) *prometheus.Registry {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	s := newCounter(t, brokers, "a", reg, func(cfg *pipeline.Config) { cfg.ShutdownTimeout = time.Second })
 	stop := running(t, s)
@@ -569,12 +547,7 @@ func TestStageRecoversFromATimedOutTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkChangelog(t, brokers, want)
-	if commits.Load() < 3 {
-		t.Fatalf("only %d transactions committed offsets; the refusal never happened", commits.Load())
-	}
-	if r := restarts(reg); r < 1 {
-		t.Errorf("the stage started again %v times, want at least once", r)
-	}
+	return reg
 }
 
 // restarts is accrue_stage_rebalances_total{kind="restarted"} in reg.
@@ -607,20 +580,7 @@ func TestStageGivesUpWhenItsEpochKeepsBeingBumped(t *testing.T) {
 	pt.ProduceKeyed(t, brokers, in, 0, 300, 37)
 	c.ControlKey(int16(kmsg.TxnOffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		r := req.(*kmsg.TxnOffsetCommitRequest)
-		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-		for _, rt := range r.Topics {
-			st := kmsg.NewTxnOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.InvalidProducerEpoch.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return pt.RefuseOffsets(req.(*kmsg.TxnOffsetCommitRequest), kerr.InvalidProducerEpoch), nil, true
 	})
 	s := newCounter(t, brokers, "a", prometheus.NewRegistry(), func(cfg *pipeline.Config) { cfg.ShutdownTimeout = time.Second })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -171,19 +171,7 @@ func TestTickTransactionIsFenced(t *testing.T) {
 		if failed.Add(1) > 2 {
 			return nil, nil, false
 		}
-		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-		for _, rt := range r.Topics {
-			st := kmsg.NewTxnOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.IllegalGeneration.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return pt.RefuseOffsets(r, kerr.IllegalGeneration), nil, true
 	})
 	h := &holder{hold: time.Hour}
 	s := newHolder(t, brokers, "a", h, prometheus.NewRegistry())

@@ -401,7 +401,7 @@ func TestStageMatchesSequentialAcrossAbortsAndRestart(t *testing.T) {
 		if failed.Add(1) > 3 {
 			return nil, nil, false
 		}
-		return failOffsetCommit(req.(*kmsg.TxnOffsetCommitRequest)), nil, true
+		return pt.RefuseOffsets(req.(*kmsg.TxnOffsetCommitRequest), kerr.RebalanceInProgress), nil, true
 	})
 	produceCredits(t, brokers, tp.credited, credits[:len(credits)/2])
 	met := pipeline.NewMetrics(prometheus.NewRegistry())
@@ -441,22 +441,6 @@ func TestStageMatchesSequentialAcrossAbortsAndRestart(t *testing.T) {
 	}
 	t.Logf("%d credits, %d override records, %d statements, %d nudges, %d awards, rejects %v", len(credits),
 		want.overrides, len(want.statements), len(want.nudges), len(want.awards), want.rejects)
-}
-
-func failOffsetCommit(r *kmsg.TxnOffsetCommitRequest) kmsg.Response {
-	resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-	for _, rt := range r.Topics {
-		st := kmsg.NewTxnOffsetCommitResponseTopic()
-		st.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.ErrorCode = kerr.RebalanceInProgress.Code
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp
 }
 
 // awardsDiff lists the awards that differ between the stream and the

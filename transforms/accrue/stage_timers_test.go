@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -68,7 +69,7 @@ func abortNudgeTransactions(t testing.TB, c *kfake.Cluster, brokers []string, nu
 		if !armed.Swap(false) || left.Add(-1) < 0 {
 			return nil, nil, false
 		}
-		return failOffsetCommit(req.(*kmsg.TxnOffsetCommitRequest)), nil, true
+		return pt.RefuseOffsets(req.(*kmsg.TxnOffsetCommitRequest), kerr.RebalanceInProgress), nil, true
 	})
 	return &left
 }
