@@ -132,12 +132,20 @@ func TestSoak(t *testing.T) {
 	run("program", "--topic", topic("programs"), "publish", filepath.Join(dir, "soak.yaml"))
 
 	admin := pt.FreeAddr(t)
+	// Each sweep drops the sales that left the retention since the last
+	// one, so the state is a sawtooth whose teeth are the event time
+	// between two sweeps. With a sweep every 2s and ticks every second,
+	// at 13,000 to 26,000 credits/s (7 to 13 days of event time a second)
+	// the teeth were a fifth to a half of the state, and a 40s soak's
+	// samples read them as trends of 12 to 25%. The stage ticks, and so
+	// sweeps, at most once a batch: every 100ms, a tooth is about one
+	// batch.
 	stage := pt.StartProc(t, bin, dir, "accrue", append(append([]string{}, common...), "stage", "accrue",
 		"--name", name, "--input", topic("credited"), "--overrides", topic("overrides"), "--recompute", topic("recompute"),
 		"--dead-letter", topic("rejected"), "--accruals", topic("accruals"), "--attainment", topic("attainment"),
 		"--nudges", topic("nudges"), "--awards", topic("awards"), "--payable", topic("payable"),
 		"--programs-topic", topic("programs"), "--ref-prefix", refPrefix, "--instance-id", "s1",
-		"--admin-addr", admin, "--retention", retention.String(), "--sweep-interval", "2s")...)
+		"--admin-addr", admin, "--retention", retention.String(), "--sweep-interval", "100ms", "--tick", "100ms")...)
 	scrape := func() sample {
 		t.Helper()
 		s, err := scrapeStage(admin, name, topic("credited"))
