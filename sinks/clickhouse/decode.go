@@ -287,6 +287,13 @@ func (s *slab[T]) take(n int) []T {
 	return s.cur[start : start+n : start+n]
 }
 
+// put stores v in the slab and returns where, valid until reset.
+func (s *slab[T]) put(v T) *T {
+	p := &s.take(1)[0]
+	*p = v
+	return p
+}
+
 func (s *slab[T]) reset() {
 	for _, c := range s.used {
 		clear(c)
@@ -402,9 +409,10 @@ func (m *eventMem) decimals(n int) []decimal.Decimal {
 }
 
 func (m *eventMem) decimal(d decimal.Decimal) *decimal.Decimal {
-	p := &m.decimals(1)[0]
-	*p = d
-	return p
+	if m == nil || m.decs == nil {
+		return &d
+	}
+	return m.decs.put(d)
 }
 
 // errNotString is the error of a field that should be a string.
@@ -444,14 +452,18 @@ func roundedField(field string, v *fastjson.Value, scale, precision int32) (deci
 }
 
 // nullable reads an optional decimal with read: null or absent is nil.
+// The value is kept in into when it is given, else allocated.
 func nullable(field string, v *fastjson.Value, scale, precision int32,
-	read func(string, *fastjson.Value, int32, int32) (decimal.Decimal, error)) (*decimal.Decimal, error) {
+	read func(string, *fastjson.Value, int32, int32) (decimal.Decimal, error), into *slab[decimal.Decimal]) (*decimal.Decimal, error) {
 	if v == nil || v.Type() == fastjson.TypeNull {
 		return nil, nil
 	}
 	d, err := read(field, v, scale, precision)
 	if err != nil {
 		return nil, err
+	}
+	if into != nil {
+		return into.put(d), nil
 	}
 	return &d, nil
 }

@@ -216,8 +216,7 @@ func (a *accrualRow) decodeTrace(v *fastjson.Value, in, to stringer, m *traceMem
 			if err != nil {
 				return fmt.Errorf("trace[%d].%w", i, err)
 			}
-			*f.to = &m.decs.take(1)[0]
-			**f.to = d
+			*f.to = m.decs.put(d)
 		}
 		if a.amount[i], err = roundedField("amount", get(p, "amount"), shareScale, sharePrecision); err != nil {
 			return fmt.Errorf("trace[%d].%w", i, err)

@@ -101,9 +101,9 @@ func (r *attainmentRows) decode(v *fastjson.Value) (snapshotRow, error) {
 				seen |= hasMeasure
 			}
 		case "quota":
-			s.quota, ferr = r.nullable("quota", v)
+			s.quota, ferr = nullable("quota", v, moneyScale, moneyPrecision, roundedField, &r.decs)
 		case "attainment":
-			s.attainment, ferr = r.nullable("attainment", v)
+			s.attainment, ferr = nullable("attainment", v, moneyScale, moneyPrecision, roundedField, &r.decs)
 		case "commission":
 			money("commission", v, &s.commission, hasCommission)
 		case "spiff":
@@ -136,20 +136,6 @@ func (r *attainmentRows) decode(v *fastjson.Value) (snapshotRow, error) {
 		s.snapshotID = fmt.Sprintf("%s/%s/%s/%d", s.programID, s.period, s.repID, s.version)
 	}
 	return s, nil
-}
-
-// nullable reads an optional figure into the batch's slab.
-func (r *attainmentRows) nullable(field string, v *fastjson.Value) (*decimal.Decimal, error) {
-	if v.Type() == fastjson.TypeNull {
-		return nil, nil
-	}
-	d, err := roundedField(field, v, moneyScale, moneyPrecision)
-	if err != nil {
-		return nil, err
-	}
-	p := &r.decs.take(1)[0]
-	*p = d
-	return p, nil
 }
 
 func (r *attainmentRows) Add(rec *kgo.Record) error {

@@ -59,7 +59,7 @@ func (r *nudgeRows) Add(rec *kgo.Record) error {
 	}
 	var d [4]*decimal.Decimal // threshold, attainment, band_from, gap
 	for i, f := range []string{"threshold", "attainment", "band_from", "gap"} {
-		if d[i], err = nullable(f, v.Get(f), shareScale, sharePrecision, roundedField); err != nil {
+		if d[i], err = nullable(f, v.Get(f), shareScale, sharePrecision, roundedField, nil); err != nil {
 			return err
 		}
 	}
