@@ -295,7 +295,7 @@ func periodMeasures(s accrue.MemoryStore, id string) map[string]decimal.Decimal 
 	out := map[string]decimal.Decimal{}
 	for _, v := range s {
 		if p := v.Period; p != nil && p.ProgramID == id && strings.HasPrefix(p.RepID, "R-") {
-			out[p.RepID+"/"+p.Period] = p.Measure
+			out[p.RepID+"/"+p.Period] = p.Measure.Decimal()
 		}
 	}
 	return out

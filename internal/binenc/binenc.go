@@ -115,6 +115,16 @@ func AppendDecimalBelow(dst []byte, d decimal.Decimal, bound int64) []byte {
 	return appendBig(dst, c)
 }
 
+// AppendDecimalWords appends c × 10^exp as AppendDecimal appends the
+// decimal of that value and exponent. |c| must be below SmallBound.
+func AppendDecimalWords(dst []byte, c int64, exp int32) []byte {
+	if c <= -SmallBound || c >= SmallBound {
+		panic("binenc: coefficient not below SmallBound")
+	}
+	dst = binary.AppendVarint(dst, int64(exp))
+	return appendSmall(dst, c)
+}
+
 func appendSmall(dst []byte, c int64) []byte {
 	return binary.AppendUvarint(dst, uint64(c<<1^c>>63)<<1)
 }
@@ -290,41 +300,49 @@ func (r *Reader) Time() time.Time {
 // other way of writing the same value (a small coefficient in bytes, a
 // large one in the zigzag form, a magnitude with a leading zero).
 func (r *Reader) Decimal() decimal.Decimal {
+	c, e, d, small := r.DecimalWords()
+	if small {
+		return r.small(c, e)
+	}
+	return d
+}
+
+// DecimalWords reads what Decimal reads, without making a decimal of a
+// small one: c × 10^exp when small, else the decimal d. It refuses what
+// Decimal refuses.
+func (r *Reader) DecimalWords() (c int64, exp int32, d decimal.Decimal, small bool) {
 	// The exponent and header are read here, not through a helper: this is
 	// the hot path of a changelog's decoding.
 	e := r.Varint()
 	if e < math.MinInt32 || e > math.MaxInt32 {
 		r.Fail("exponent")
-		return decimal.Decimal{}
+		return 0, 0, decimal.Decimal{}, false
 	}
 	h := r.Uvarint()
 	if r.err != nil {
-		return decimal.Decimal{}
+		return 0, 0, decimal.Decimal{}, false
 	}
 	if h&1 == 0 {
 		v := unzigzag(h >> 1)
 		if v <= -SmallBound || v >= SmallBound {
 			r.Fail("decimal") // a larger one is written as bytes
-			return decimal.Decimal{}
+			return 0, 0, decimal.Decimal{}, false
 		}
-		if r.NewSmall != nil {
-			return r.NewSmall(v, int32(e))
-		}
-		return decimal.New(v, int32(e))
+		return v, int32(e), decimal.Decimal{}, true
 	}
 	neg, mag := r.magnitude(h >> 1)
 	if r.err != nil {
-		return decimal.Decimal{}
+		return 0, 0, decimal.Decimal{}, false
 	}
 	v := new(big.Int).SetBytes(mag)
 	if v.IsInt64() && v.Int64() < SmallBound || len(mag) > 0 && mag[0] == 0 {
 		r.Fail("decimal") // one way only to write each value
-		return decimal.Decimal{}
+		return 0, 0, decimal.Decimal{}, false
 	}
 	if neg {
 		v.Neg(v)
 	}
-	return decimal.NewFromBigInt(v, int32(e))
+	return 0, int32(e), decimal.NewFromBigInt(v, int32(e)), false
 }
 
 // AnyDecimal reads a decimal in either form, whatever bound wrote it.

@@ -58,6 +58,38 @@ func TestDecimalBytes(t *testing.T) {
 	}
 }
 
+// TestDecimalWords: a coefficient and exponent written as words are the
+// bytes of the decimal they make, and read back as words when small, as
+// the decimal when not.
+func TestDecimalWords(t *testing.T) {
+	for _, tc := range []struct {
+		c   int64
+		exp int32
+	}{{0, 0}, {1050, -2}, {-1, 0}, {999999999999999999, 7}, {-999999999999999999, -30}} {
+		got := AppendDecimalWords(nil, tc.c, tc.exp)
+		if want := AppendDecimal(nil, decimal.New(tc.c, tc.exp)); !bytes.Equal(got, want) {
+			t.Errorf("%d e%d: % x, AppendDecimal % x", tc.c, tc.exp, got, want)
+		}
+		r := NewReader(got)
+		c, exp, _, small := r.DecimalWords()
+		if err := r.Done(); err != nil || !small || c != tc.c || exp != tc.exp {
+			t.Errorf("%d e%d: read back %d e%d small=%v, %v", tc.c, tc.exp, c, exp, small, err)
+		}
+	}
+	large := bigDec(t, "-1000000000000000000", 5)
+	r := NewReader(AppendDecimal(nil, large))
+	_, _, d, small := r.DecimalWords()
+	if err := r.Done(); err != nil || small || !sameDecimal(d, large) {
+		t.Errorf("10^18: read back %s small=%v, %v", d, small, err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("AppendDecimalWords took a coefficient of 19 digits")
+		}
+	}()
+	AppendDecimalWords(nil, SmallBound, 0)
+}
+
 func TestDecimalBelow(t *testing.T) {
 	const bound = 1 << 61
 	for _, tc := range []struct {

@@ -79,7 +79,7 @@ func (e *Engine) ApplyOverride(s Store, o *OverrideCredit) (Output, error) {
 	}
 	tx := e.beginOne(s, o.ID, o.EventID)
 	t := tx.period(f, o.Period, o.ManagerID)
-	t.cur.Override = add(t.cur.Override, o.Amount)
+	t.cur.Override = t.cur.Override.plus(figOf(o.Amount))
 	rate := decimal.NewNullDecimal(o.Rate)
 	if len(o.Sources) == 0 {
 		t.addPart(0, 1, Part{Kind: "override", Level: o.Level, FromRepID: o.FromRepID, Rate: rate, Amount: o.Amount})
@@ -122,7 +122,7 @@ type oneOutput struct {
 type touched struct {
 	key string
 	f   *family
-	old decimal.Decimal // measure before the input
+	old Num // measure before the input
 	cur *PeriodState
 	// parts are the spiff and override changes, for the trace; commission
 	// parts are derived from the measure's change. They are kept in room,
@@ -189,8 +189,7 @@ func (t *tx) period(f *family, label, repID string) *touched {
 	if st, ok := t.s.Get(key); ok && st.Period != nil {
 		w.cur = st.Period.clone()
 	} else {
-		w.cur = &PeriodState{ProgramID: f.id, Period: label, RepID: repID,
-			Measure: decimal.Zero, Count: decimal.Zero, Override: decimal.Zero, Earned: decimal.Zero}
+		w.cur = &PeriodState{ProgramID: f.id, Period: label, RepID: repID}
 	}
 	w.old = w.cur.Measure
 	t.touched = append(t.touched, w)
@@ -295,8 +294,7 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 	var sale *SaleState
 	if ev.Type == canonical.Sale {
 		sale = &SaleState{RepID: c.RepID, Source: ev.Source, TxnID: ev.TxnID, EventID: t.eventID,
-			EventTime: ev.EventTime, Share: c.Share, Amount: ev.Amount.Value, Currency: ev.Amount.Currency,
-			Returned: decimal.Zero}
+			EventTime: ev.EventTime, Share: NumOf(c.Share), Amount: NumOf(ev.Amount.Value), Currency: ev.Amount.Currency}
 		t.sale, t.saleKey = sale, SaleKey(c.RepID, ev.Source, ev.TxnID)
 		sale.Programs = make([]SaleProgram, 0, len(plans))
 	}
@@ -308,9 +306,9 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 		label := periodLabel(p.f.period, p.local)
 		w := t.period(p.f, label, c.RepID)
 		contrib, rate := e.contribution(p, c)
-		w.cur.Measure = add(w.cur.Measure, contrib)
+		w.cur.Measure = w.cur.Measure.plus(contrib)
 		if ev.Type == canonical.Sale {
-			w.cur.Count = add(w.cur.Count, c.Share)
+			w.cur.Count = w.cur.Count.plus(figOf(c.Share))
 			if p.f.inactivity && ev.EventTime.After(w.cur.LastSale) {
 				w.cur.LastSale = ev.EventTime.UTC()
 			}
@@ -320,7 +318,7 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 			spiffs = make([]Amount, 0, bits.OnesCount64(p.matched)+len(p.more))
 			// The credited amount of rate spiffs: amount × share × rate,
 			// which is an amount program's contribution.
-			var credited decimal.Decimal
+			var credited fig
 			hasCredited := false
 			p.spiffs(func(si int) {
 				sp := &p.v.Spiffs[si]
@@ -332,25 +330,25 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 					if !hasCredited {
 						credited, hasCredited = contrib, true
 						if p.v.Credit.Measure != program.Amount {
-							credited = mul(mul(ev.Amount.Value, c.Share), p.rate)
+							credited = figMul(figMul(figOf(ev.Amount.Value), figOf(c.Share)), figOf(p.rate))
 						}
 					}
-					amt = mul(sp.Rate.Decimal, credited)
+					amt = figMul(figOf(sp.Rate.Decimal), credited).dec()
 				}
-				spiffs = addAmount(spiffs, sp.ID, amt)
-				w.cur.Spiffs = addAmount(w.cur.Spiffs, sp.ID, amt)
+				spiffs = addAmount(spiffs, sp.ID, figOf(amt))
+				w.cur.Spiffs = addAmount(w.cur.Spiffs, sp.ID, figOf(amt))
 				w.addPart(p.f.bands, cap(spiffs), Part{Kind: "spiff", SpiffID: sp.ID, Amount: amt})
 			})
 		}
 		var chain []Manager
-		if p.v.pays && !contrib.IsZero() {
+		if p.v.pays && !contrib.isZero() {
 			chain = e.chain(c.RepID, day, p.v)
 			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, p.v.Program, label, c.RepID, chain, contrib)
 		}
 		if sale != nil {
 			sale.Programs = append(sale.Programs, SaleProgram{ProgramID: p.f.id, Version: p.v.Version,
-				Period: label, WindowDays: p.v.window, Rate: rate, Contribution: contrib,
-				Reversed: decimal.Zero, Returned: decimal.Zero, Spiffs: spiffs, Overrides: chain})
+				Period: label, WindowDays: p.v.window, Rate: NumOf(rate), Contribution: numOf(contrib),
+				Spiffs: spiffs, Overrides: chain})
 		}
 	}
 	return nil
@@ -358,27 +356,27 @@ func (e *Engine) credit(t *tx, c *link.Credit, out *Output) error {
 
 // contribution is the recipient's measure contribution of a sale or an
 // adjustment (§4.2), in the program's currency, and the rate it used.
-func (e *Engine) contribution(p *candidate, c *link.Credit) (decimal.Decimal, decimal.Decimal) {
+func (e *Engine) contribution(p *candidate, c *link.Credit) (fig, decimal.Decimal) {
 	ev := c.Event
 	switch p.v.Credit.Measure {
 	case program.Amount:
-		return mul(mul(ev.Amount.Value, c.Share), p.rate), p.rate
+		return figMul(figMul(figOf(ev.Amount.Value), figOf(c.Share)), figOf(p.rate)), p.rate
 	case program.Margin:
 		if ev.Margin == nil {
-			return decimal.Zero, one
+			return zeroFig, one
 		}
-		return mul(mul(ev.Margin.Value, c.Share), p.mrate), p.mrate
+		return figMul(figMul(figOf(ev.Margin.Value), figOf(c.Share)), figOf(p.mrate)), p.mrate
 	case program.Quantity:
 		if !ev.Quantity.Valid {
-			return decimal.Zero, one
+			return zeroFig, one
 		}
-		return mul(ev.Quantity.Decimal, c.Share), one
+		return figMul(figOf(ev.Quantity.Decimal), figOf(c.Share)), one
 	case program.Count:
 		if ev.Type == canonical.Sale {
-			return c.Share, one
+			return figOf(c.Share), one
 		}
 	}
-	return decimal.Zero, one
+	return zeroFig, one
 }
 
 var one = decimal.NewFromInt(1)
@@ -430,7 +428,7 @@ func (e *Engine) chain(repID string, day reference.Date, v *version) []Manager {
 				if out == nil {
 					out = make([]Manager, 0, len(ovs))
 				}
-				out = append(out, Manager{RepID: cur, Level: level, Rate: o.Rate})
+				out = append(out, Manager{RepID: cur, Level: level, Rate: NumOf(o.Rate)})
 			}
 		}
 	}
@@ -439,14 +437,25 @@ func (e *Engine) chain(repID string, day reference.Date, v *version) []Manager {
 
 // appendOverrides appends an override record for each manager of chain on
 // the measure change d of repID.
-func appendOverrides(dst []OverrideCredit, inputID, eventID string, v *program.Program, period, repID string, chain []Manager, d decimal.Decimal) []OverrideCredit {
+func appendOverrides(dst []OverrideCredit, inputID, eventID string, v *program.Program, period, repID string, chain []Manager, d fig) []OverrideCredit {
 	dst = slices.Grow(dst, len(chain))
 	for _, m := range chain {
 		dst = append(dst, OverrideCredit{ID: overrideID(inputID, v.ID, m.Level), ProgramID: v.ID,
 			ProgramVersion: v.Version, Period: period, ManagerID: m.RepID, Level: m.Level,
-			FromRepID: repID, Rate: m.Rate, Amount: mul(m.Rate, d), EventID: eventID})
+			FromRepID: repID, Rate: rateOf(v, m), Amount: figMul(m.Rate.fig(), d).dec(), EventID: eventID})
 	}
 	return dst
+}
+
+// rateOf is m's rate as a decimal: v's own for m's level when it is the
+// same figure, scale included (no copy made), else a new one.
+func rateOf(v *program.Program, m Manager) decimal.Decimal {
+	for _, o := range v.Overrides {
+		if o.Level == m.Level && same(figOf(o.Rate), m.Rate.fig()) {
+			return o.Rate
+		}
+	}
+	return m.Rate.Decimal()
 }
 
 // reverse applies a return or a cancel: it takes back from each program the
@@ -464,14 +473,15 @@ func (e *Engine) reverse(t *tx, c *link.Credit, out *Output) error {
 		return pipeline.Rejectf(ReasonAlreadyCancelled, "ref_txn_id", "sale %q of source %q was cancelled before", ev.RefTxnID, ev.Source)
 	}
 	isReturn := ev.Type == canonical.Return
-	var returned, qty decimal.Decimal
+	var returned fig
+	var qty decimal.Decimal
 	if isReturn {
 		if ev.Amount.Currency != orig.Currency {
 			return pipeline.Rejectf(ReasonReturnCurrency, "amount.currency", "the return is in %s, its sale in %s", ev.Amount.Currency, orig.Currency)
 		}
-		returned = add(orig.Returned, ev.Amount.Value)
-		if cmp(returned, orig.Amount) > 0 {
-			return pipeline.Rejectf(ReasonReturnExceedsOriginal, "amount.value", "returns would total %s of a sale of %s %s", returned, orig.Amount, orig.Currency)
+		returned = figAdd(orig.Returned.fig(), figOf(ev.Amount.Value))
+		if figCmp(returned, orig.Amount.fig()) > 0 {
+			return pipeline.Rejectf(ReasonReturnExceedsOriginal, "amount.value", "returns would total %s of a sale of %s %s", returned.dec(), orig.Amount, orig.Currency)
 		}
 		qty = decimal.Zero
 		if ev.Quantity.Valid {
@@ -482,7 +492,7 @@ func (e *Engine) reverse(t *tx, c *link.Credit, out *Output) error {
 	sale := orig.clone()
 	t.sale, t.saleKey = sale, key
 	if isReturn {
-		sale.Returned = returned
+		sale.Returned = numOf(returned)
 	} else {
 		sale.Cancelled = true
 	}
@@ -497,37 +507,37 @@ func (e *Engine) reverse(t *tx, c *link.Credit, out *Output) error {
 			out.Expired = append(out.Expired, sp.ProgramID)
 			continue
 		}
-		var d decimal.Decimal // the contribution taken back
+		var d fig // the contribution taken back
 		if isReturn {
-			r := ev.Amount.Value
-			sp.Returned = add(sp.Returned, r)
+			r := figOf(ev.Amount.Value)
+			sp.Returned = sp.Returned.plus(r)
 			switch f.measure {
 			case program.Amount:
-				d = mul(mul(r, sale.Share), sp.Rate)
+				d = figMul(figMul(r, sale.Share.fig()), sp.Rate.fig())
 			case program.Margin:
-				d = sub(proportion(sp.Contribution, sp.Returned, sale.Amount), sp.Reversed)
+				d = figSub(proportion(sp.Contribution.fig(), sp.Returned.fig(), sale.Amount.fig()), sp.Reversed.fig())
 			case program.Quantity:
-				d = mul(qty, sale.Share)
+				d = figMul(figOf(qty), sale.Share.fig())
 			default:
-				d = decimal.Zero
+				d = zeroFig
 			}
 		} else {
-			d = sub(sp.Contribution, sp.Reversed)
+			d = figSub(sp.Contribution.fig(), sp.Reversed.fig())
 		}
-		sp.Reversed = add(sp.Reversed, d)
+		sp.Reversed = sp.Reversed.plus(d)
 		w := t.period(f, sp.Period, c.RepID)
-		w.cur.Measure = sub(w.cur.Measure, d)
+		w.cur.Measure = w.cur.Measure.minus(d)
 		if !isReturn {
-			w.cur.Count = sub(w.cur.Count, sale.Share)
+			w.cur.Count = w.cur.Count.minus(sale.Share.fig())
 			for _, a := range sp.Spiffs {
-				back := neg(a.Amount)
+				back := figNeg(a.Amount.fig())
 				w.cur.Spiffs = addAmount(w.cur.Spiffs, a.ID, back)
-				w.addPart(f.bands, len(sp.Spiffs), Part{Kind: "spiff", SpiffID: a.ID, Amount: back})
+				w.addPart(f.bands, len(sp.Spiffs), Part{Kind: "spiff", SpiffID: a.ID, Amount: back.dec()})
 			}
 		}
-		if !d.IsZero() && len(sp.Overrides) > 0 {
+		if !d.isZero() && len(sp.Overrides) > 0 {
 			v := f.version(sp.Version)
-			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, v.Program, sp.Period, c.RepID, sp.Overrides, neg(d))
+			out.Overrides = appendOverrides(out.Overrides, t.inputID, t.eventID, v.Program, sp.Period, c.RepID, sp.Overrides, figNeg(d))
 		}
 	}
 	if sale.Cancelled {
@@ -543,14 +553,14 @@ const proportionPlaces = 24
 
 // proportion is x × num / den, exact when num is den (all of it), else to
 // proportionPlaces places, half-even.
-func proportion(x, num, den decimal.Decimal) decimal.Decimal {
+func proportion(x, num, den fig) fig {
 	switch {
-	case cmp(num, den) == 0:
+	case figCmp(num, den) == 0:
 		return x
-	case den.IsZero() || num.IsZero():
-		return decimal.Zero
+	case den.isZero() || num.isZero():
+		return zeroFig
 	}
-	return divHalfEven(mul(x, num), den, proportionPlaces)
+	return figOf(divHalfEven(figMul(x, num).dec(), den.dec(), proportionPlaces))
 }
 
 // version is version n of the family, or the latest when n is gone.

@@ -49,11 +49,11 @@ func (Codec) Encode(dst []byte, v State) []byte {
 		dst = binenc.AppendString(dst, p.ProgramID)
 		dst = binenc.AppendString(dst, p.Period)
 		dst = binenc.AppendString(dst, p.RepID)
-		dst = binenc.AppendDecimal(dst, p.Measure)
-		dst = binenc.AppendDecimal(dst, p.Count)
+		dst = appendNum(dst, p.Measure)
+		dst = appendNum(dst, p.Count)
 		dst = appendAmounts(dst, p.Spiffs)
-		dst = binenc.AppendDecimal(dst, p.Override)
-		dst = binenc.AppendDecimal(dst, p.Earned)
+		dst = appendNum(dst, p.Override)
+		dst = appendNum(dst, p.Earned)
 		dst = binenc.AppendVarint(dst, p.Version)
 		dst = binenc.AppendStrings(dst, p.Crossed)
 		dst = binenc.AppendStrings(dst, p.Near)
@@ -75,10 +75,10 @@ func (Codec) Encode(dst []byte, v State) []byte {
 		dst = binenc.AppendString(dst, s.TxnID)
 		dst = binenc.AppendString(dst, s.EventID)
 		dst = binenc.AppendTime(dst, s.EventTime)
-		dst = binenc.AppendDecimal(dst, s.Share)
-		dst = binenc.AppendDecimal(dst, s.Amount)
+		dst = appendNum(dst, s.Share)
+		dst = appendNum(dst, s.Amount)
 		dst = binenc.AppendString(dst, s.Currency)
-		dst = binenc.AppendDecimal(dst, s.Returned)
+		dst = appendNum(dst, s.Returned)
 		dst = binenc.AppendBool(dst, s.Cancelled)
 		dst = binenc.AppendUvarint(dst, uint64(len(s.Programs)))
 		for i := range s.Programs {
@@ -87,16 +87,16 @@ func (Codec) Encode(dst []byte, v State) []byte {
 			dst = binenc.AppendVarint(dst, int64(p.Version))
 			dst = binenc.AppendString(dst, p.Period)
 			dst = binenc.AppendVarint(dst, int64(p.WindowDays))
-			dst = binenc.AppendDecimal(dst, p.Rate)
-			dst = binenc.AppendDecimal(dst, p.Contribution)
-			dst = binenc.AppendDecimal(dst, p.Reversed)
-			dst = binenc.AppendDecimal(dst, p.Returned)
+			dst = appendNum(dst, p.Rate)
+			dst = appendNum(dst, p.Contribution)
+			dst = appendNum(dst, p.Reversed)
+			dst = appendNum(dst, p.Returned)
 			dst = appendAmounts(dst, p.Spiffs)
 			dst = binenc.AppendUvarint(dst, uint64(len(p.Overrides)))
 			for _, m := range p.Overrides {
 				dst = binenc.AppendString(dst, m.RepID)
 				dst = binenc.AppendVarint(dst, int64(m.Level))
-				dst = binenc.AppendDecimal(dst, m.Rate)
+				dst = appendNum(dst, m.Rate)
 			}
 		}
 		return dst
@@ -109,7 +109,7 @@ func appendAmounts(dst []byte, as []Amount) []byte {
 	dst = binenc.AppendUvarint(dst, uint64(len(as)))
 	for _, a := range as {
 		dst = binenc.AppendString(dst, a.ID)
-		dst = binenc.AppendDecimal(dst, a.Amount)
+		dst = appendNum(dst, a.Amount)
 	}
 	return dst
 }
@@ -124,13 +124,12 @@ func (Codec) Decode(b []byte) (State, error) {
 	}
 	// Every string of the value is a piece of one copy of it.
 	r := stateReader{binenc.NewReader(b)}
-	r.NewSmall = newDec
 	var v State
 	switch r.Byte() {
 	case tagPeriod:
-		p := &PeriodState{ProgramID: r.Str(), Period: r.Str(), RepID: r.Str(), Measure: r.Decimal(), Count: r.Decimal()}
+		p := &PeriodState{ProgramID: r.Str(), Period: r.Str(), RepID: r.Str(), Measure: r.num(), Count: r.num()}
 		p.Spiffs = r.amounts()
-		p.Override, p.Earned, p.Version = r.Decimal(), r.Decimal(), r.Varint()
+		p.Override, p.Earned, p.Version = r.num(), r.num(), r.Varint()
 		p.Crossed, p.Near, p.Badges = r.Strings(), r.Strings(), r.Strings()
 		if r.Err() == nil && r.Offset() < len(b) {
 			p.LastSale, p.Idle, p.Ending = r.Time(), r.Time(), r.Bool()
@@ -145,18 +144,18 @@ func (Codec) Decode(b []byte) (State, error) {
 	case tagSale:
 		s := &SaleState{RepID: r.Str(), Source: r.Str(), TxnID: r.Str(), EventID: r.Str()}
 		s.EventTime = r.Time()
-		s.Share, s.Amount, s.Currency, s.Returned = r.Decimal(), r.Decimal(), r.Str(), r.Decimal()
+		s.Share, s.Amount, s.Currency, s.Returned = r.num(), r.num(), r.Str(), r.num()
 		s.Cancelled = r.Bool()
 		if n := r.Count(); n > 0 {
 			s.Programs = make([]SaleProgram, 0, n)
 			for range n {
 				p := SaleProgram{ProgramID: r.Str(), Version: r.Int(), Period: r.Str(), WindowDays: r.Int(),
-					Rate: r.Decimal(), Contribution: r.Decimal(), Reversed: r.Decimal(), Returned: r.Decimal()}
+					Rate: r.num(), Contribution: r.num(), Reversed: r.num(), Returned: r.num()}
 				p.Spiffs = r.amounts()
 				if n := r.Count(); n > 0 {
 					p.Overrides = make([]Manager, 0, n)
 					for range n {
-						p.Overrides = append(p.Overrides, Manager{RepID: r.Str(), Level: r.Int(), Rate: r.Decimal()})
+						p.Overrides = append(p.Overrides, Manager{RepID: r.Str(), Level: r.Int(), Rate: r.num()})
 					}
 				}
 				s.Programs = append(s.Programs, p)
@@ -187,9 +186,27 @@ func decodeJSON(b []byte) (State, error) {
 	return v, nil
 }
 
-// stateReader reads the binary encoding with the engine's shared
-// decimals.
+// stateReader reads the binary encoding into the state's figures.
 type stateReader struct{ binenc.Reader }
+
+// num reads a figure written by appendNum (binenc.AppendDecimal's
+// encoding).
+func (r *stateReader) num() Num {
+	c, e, d, small := r.DecimalWords()
+	if small {
+		return Num{c: c, e: e}
+	}
+	return NumOf(d)
+}
+
+// appendNum appends n as binenc.AppendDecimal appends the decimal of the
+// same coefficient and exponent.
+func appendNum(dst []byte, n Num) []byte {
+	if n.d != nil {
+		return binenc.AppendDecimal(dst, *n.d)
+	}
+	return binenc.AppendDecimalWords(dst, n.c, n.e)
+}
 
 func (r *stateReader) amounts() []Amount {
 	n := r.Count()
@@ -198,7 +215,7 @@ func (r *stateReader) amounts() []Amount {
 	}
 	out := make([]Amount, 0, n)
 	for range n {
-		out = append(out, Amount{ID: r.Str(), Amount: r.Decimal()})
+		out = append(out, Amount{ID: r.Str(), Amount: r.num()})
 	}
 	return out
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/shopspring/decimal"
 )
 
 func TestOverrideJSON(t *testing.T) {
@@ -62,20 +60,20 @@ func FuzzDecodeOverride(f *testing.F) {
 
 func codecSamples() []State {
 	sale := &SaleState{RepID: "R-1", Source: "erp", TxnID: "S1", EventID: "erp:S1:sale",
-		EventTime: time.Date(2026, 11, 3, 10, 0, 0, 123456789, time.UTC), Share: d("0.6"), Amount: d("1250.00"),
-		Currency: "EUR", Returned: d("0"), Programs: []SaleProgram{{ProgramID: "ae", Version: 3, Period: "2026-11",
-			WindowDays: -1, Rate: d("0.0066666666666667"), Contribution: d("5.000000000000025"), Reversed: d("0"),
-			Returned: d("0"), Spiffs: []Amount{{ID: "launch", Amount: d("60")}},
-			Overrides: []Manager{{RepID: "M-1", Level: 1, Rate: d("0.01")}}},
-			{ProgramID: "gm", Version: 1, Period: "2026-Q4", WindowDays: 90, Rate: d("1"),
-				Contribution: d("-123456789012345678901234.5678901234567890"), Reversed: d("-999999999999999999"),
-				Returned: d("1000000000000000000"), Overrides: []Manager{{RepID: "M-1", Level: 1, Rate: d("0.01")},
-					{RepID: "D-\"é", Level: 2, Rate: d("5E+3")}}}}}
-	per := &PeriodState{ProgramID: "ae", Period: "2026-11", RepID: "R-1", Measure: d("5.000000000000025"),
-		Count: d("0.6"), Override: d("0"), Earned: d("0.10"), Version: 4, Crossed: []string{"0.5"}, Badges: []string{"first"}}
+		EventTime: time.Date(2026, 11, 3, 10, 0, 0, 123456789, time.UTC), Share: num("0.6"), Amount: num("1250.00"),
+		Currency: "EUR", Returned: num("0"), Programs: []SaleProgram{{ProgramID: "ae", Version: 3, Period: "2026-11",
+			WindowDays: -1, Rate: num("0.0066666666666667"), Contribution: num("5.000000000000025"), Reversed: num("0"),
+			Returned: num("0"), Spiffs: []Amount{{ID: "launch", Amount: num("60")}},
+			Overrides: []Manager{{RepID: "M-1", Level: 1, Rate: num("0.01")}}},
+			{ProgramID: "gm", Version: 1, Period: "2026-Q4", WindowDays: 90, Rate: num("1"),
+				Contribution: num("-123456789012345678901234.5678901234567890"), Reversed: num("-999999999999999999"),
+				Returned: num("1000000000000000000"), Overrides: []Manager{{RepID: "M-1", Level: 1, Rate: num("0.01")},
+					{RepID: "D-\"é", Level: 2, Rate: num("5E+3")}}}}}
+	per := &PeriodState{ProgramID: "ae", Period: "2026-11", RepID: "R-1", Measure: num("5.000000000000025"),
+		Count: num("0.6"), Override: num("0"), Earned: num("0.10"), Version: 4, Crossed: []string{"0.5"}, Badges: []string{"first"}}
 	return []State{{Sale: sale}, {Period: per},
 		{Sale: &SaleState{RepID: "R", Cancelled: true}},
-		{Period: &PeriodState{Measure: d("-0.000"), Spiffs: []Amount{{ID: "", Amount: decimal.Decimal{}}}, Version: -1}}}
+		{Period: &PeriodState{Measure: num("-0.000"), Spiffs: []Amount{{ID: "", Amount: Num{}}}, Version: -1}}}
 }
 
 // TestCodec: every value comes back exactly, decimals with their

@@ -28,7 +28,7 @@ func (e *Engine) commit(t *tx, out *Output) {
 		} else {
 			snap.Statement = e.statement(w.f, w.cur, &fg)
 		}
-		if cmp(fg.earned, w.cur.Earned) != 0 {
+		if figCmp(figOf(fg.earned), w.cur.Earned.fig()) != 0 {
 			switch {
 			case out.Accruals != nil:
 			case t.one != nil && len(t.touched) == 1:
@@ -39,16 +39,16 @@ func (e *Engine) commit(t *tx, out *Output) {
 			out.Accruals = append(out.Accruals, Accrual{
 				ID:        t.inputID + "#" + w.f.id + "/" + w.cur.Period + "/" + w.cur.RepID,
 				ProgramID: w.f.id, ProgramVersion: fg.v.Version, Period: w.cur.Period, RepID: w.cur.RepID,
-				Currency: w.f.currency, Delta: sub(fg.earned, w.cur.Earned), Earned: fg.earned,
+				Currency: w.f.currency, Delta: figSub(figOf(fg.earned), w.cur.Earned.fig()).dec(), Earned: fg.earned,
 				Capped: fg.capped, EventID: t.eventID, InputID: t.inputID,
 				Trace: commissionTrace(&fg, bands, w), MinorUnits: w.f.minor,
 			})
-			w.cur.Earned = fg.earned
+			w.cur.Earned = NumOf(fg.earned)
 		}
 		w.cur.Version++
 		snap.Version, snap.EventID = w.cur.Version, t.eventID
 		out.Snapshots = append(out.Snapshots, snap)
-		if cmp(w.cur.Measure, w.old) != 0 {
+		if !w.cur.Measure.Equal(w.old) {
 			e.nudges(w, &fg, t.eventID, out)
 		}
 		e.badges(w, &fg, fg.earned, t.eventID, out)
@@ -69,11 +69,11 @@ func (e *Engine) commit(t *tx, out *Output) {
 // figure), so that a band paid in full both times costs nothing.
 func commissionTrace(fg *figures, after []bandPay, w *touched) []Part {
 	old, cur, more := w.old, w.cur.Measure, w.parts
-	if cmp(old, cur) == 0 {
+	if old.Equal(cur) {
 		return more // the input's own
 	}
 	var scratch [8]bandPay
-	_, before := commission(&fg.v.Tiers, figOf(old), fg.qf, scratch[:0])
+	_, before := commission(&fg.v.Tiers, old.fig(), fg.qf, scratch[:0])
 	// Each band once at most.
 	var partBuf [8]Part
 	parts := partBuf[:0]
@@ -143,19 +143,19 @@ func (e *Engine) nudges(w *touched, fg *figures, eventID string, out *Output) {
 	v, ps, qf := fg.v, w.cur, fg.qf
 	if qf.q.Valid {
 		for i, th := range v.thresholds {
-			if cmp(ps.Measure, qf.crossAt[i]) < 0 || slices.Contains(ps.Crossed, th.key) {
+			if figCmp(ps.Measure.fig(), figOf(qf.crossAt[i])) < 0 || slices.Contains(ps.Crossed, th.key) {
 				continue
 			}
 			ps.Crossed = append(ps.Crossed, th.key)
 			out.Nudges = append(out.Nudges, Nudge{Kind: NudgeAttainmentCrossed, ProgramID: w.f.id,
 				Period: ps.Period, RepID: ps.RepID, Threshold: th.value,
-				Attainment: divAttainment(ps.Measure, qf.q.Decimal), EventID: eventID})
+				Attainment: divAttainment(ps.Measure.Decimal(), qf.q.Decimal), EventID: eventID})
 		}
 	}
 	if !qf.near.Valid {
 		return
 	}
-	m := figOf(ps.Measure)
+	m := ps.Measure.fig()
 	i, ok := nextBand(qf, m)
 	if !ok {
 		return
@@ -188,11 +188,11 @@ func (e *Engine) badges(w *touched, fg *figures, earned decimal.Decimal, eventID
 		var reached bool
 		switch b.Metric {
 		case program.MetricCount:
-			reached = cmp(ps.Count, b.AtLeast) >= 0
+			reached = figCmp(ps.Count.fig(), figOf(b.AtLeast)) >= 0
 		case program.MetricMeasure:
-			reached = cmp(ps.Measure, b.AtLeast) >= 0
+			reached = figCmp(ps.Measure.fig(), figOf(b.AtLeast)) >= 0
 		case program.MetricAttainment:
-			reached = fg.qf.q.Valid && cmp(ps.Measure, fg.qf.badgeAt[i]) >= 0
+			reached = fg.qf.q.Valid && figCmp(ps.Measure.fig(), figOf(fg.qf.badgeAt[i])) >= 0
 		case program.MetricEarned:
 			reached = cmp(earned, b.AtLeast) >= 0
 		}

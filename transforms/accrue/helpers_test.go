@@ -18,6 +18,9 @@ import (
 
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
+// num is s as a state figure.
+func num(s string) Num { return NumOf(d(s)) }
+
 func nd(s string) decimal.NullDecimal { return decimal.NewNullDecimal(d(s)) }
 
 func date(s string) reference.Date {

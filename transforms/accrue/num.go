@@ -506,3 +506,80 @@ func appendWritten(b []byte, d decimal.Decimal) []byte {
 	}
 	return appendFixed(b, d, -1)
 }
+
+// Num is an exact figure kept in the state: c × 10^e in machine words,
+// or, for a coefficient of more than maxSmallDigits digits, the decimal
+// d. It is what a decimal.Decimal of the same coefficient and exponent
+// is, without the big.Int behind it: the running figures of millions of
+// (program, period, rep) and sale entries are no garbage to allocate and
+// mark. The zero Num is 0, as the zero decimal.Decimal is.
+type Num struct {
+	c int64
+	e int32
+	d *decimal.Decimal // the figure, when it does not fit words
+}
+
+// NumOf is d as a Num.
+func NumOf(d decimal.Decimal) Num {
+	if c, ok := small(d); ok {
+		return Num{c: c, e: d.Exponent()}
+	}
+	return bigNum(d)
+}
+
+// bigNum is NumOf for a coefficient too large for words. It is apart so
+// that only this path moves d to the heap.
+//
+//go:noinline
+func bigNum(d decimal.Decimal) Num { return Num{e: d.Exponent(), d: &d} }
+
+// numOf keeps a computed figure.
+func numOf(f fig) Num {
+	if f.ok {
+		return Num{c: f.c, e: f.e}
+	}
+	return NumOf(f.dec())
+}
+
+// fig is n to compute with.
+func (n Num) fig() fig {
+	if n.d != nil {
+		return figOf(*n.d)
+	}
+	return word(n.c, n.e)
+}
+
+// Decimal is n as a decimal.Decimal, of the same coefficient and exponent.
+func (n Num) Decimal() decimal.Decimal {
+	if n.d != nil {
+		return *n.d
+	}
+	return newDec(n.c, n.e)
+}
+
+// IsZero reports whether n is 0.
+func (n Num) IsZero() bool { return n.d == nil && n.c == 0 || n.d != nil && n.d.IsZero() }
+
+// Equal reports whether n and m are the same figure, whatever their
+// exponents.
+func (n Num) Equal(m Num) bool { return figCmp(n.fig(), m.fig()) == 0 }
+
+// String is n as decimal.Decimal.String writes it.
+func (n Num) String() string { return n.Decimal().String() }
+
+// MarshalJSON writes n as decimal.Decimal does.
+func (n Num) MarshalJSON() ([]byte, error) { return n.Decimal().MarshalJSON() }
+
+// UnmarshalJSON reads what decimal.Decimal reads.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	var d decimal.Decimal
+	if err := d.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*n = NumOf(d)
+	return nil
+}
+
+// plus is n + f; minus n − f.
+func (n Num) plus(f fig) Num  { return numOf(figAdd(n.fig(), f)) }
+func (n Num) minus(f fig) Num { return numOf(figSub(n.fig(), f)) }

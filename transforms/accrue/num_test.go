@@ -98,6 +98,20 @@ func checkPair(t *testing.T, a, b decimal.Decimal) {
 	if got, want := cmp(a, b), a.Cmp(b); got != want {
 		t.Fatalf("cmp(%se%d, %se%d): %d, want %d", a.Coefficient(), a.Exponent(), b.Coefficient(), b.Exponent(), got, want)
 	}
+	// The state's figures: kept and read back, in words or not.
+	na := NumOf(a)
+	if got := na.Decimal(); !sameDecimal(got, a) || na.IsZero() != a.IsZero() || na.String() != a.String() {
+		t.Fatalf("NumOf(%se%d): %se%d", a.Coefficient(), a.Exponent(), got.Coefficient(), got.Exponent())
+	}
+	if got, want := na.plus(figOf(b)).Decimal(), a.Add(b); !sameDecimal(got, want) {
+		t.Fatalf("Num %s plus %s: %s, want %s", a, b, got, want)
+	}
+	if got, want := na.minus(figOf(b)).Decimal(), a.Sub(b); !sameDecimal(got, want) {
+		t.Fatalf("Num %s minus %s: %s, want %s", a, b, got, want)
+	}
+	if got, want := na.Equal(NumOf(b)), a.Equal(b); got != want {
+		t.Fatalf("Num %s Equal %s: %v", a, b, got)
+	}
 	if b.IsZero() {
 		return
 	}
@@ -105,6 +119,27 @@ func checkPair(t *testing.T, a, b decimal.Decimal) {
 		if got, want := divHalfEven(a, b, p), currency.DivHalfEven(a, b, p); !sameDecimal(got, want) {
 			t.Fatalf("divHalfEven(%s, %s, %d): %se%d, want %se%d", a, b, p, got, got.Exponent(), want, want.Exponent())
 		}
+	}
+}
+
+// TestNumJSON: a state figure reads and writes JSON as a decimal does.
+func TestNumJSON(t *testing.T) {
+	for _, s := range []string{"0", "10.50", "-0.000", "123456789012345678901234.5678"} {
+		want, _ := d(s).MarshalJSON()
+		got, err := NumOf(d(s)).MarshalJSON()
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: %s, want %s (%v)", s, got, want, err)
+		}
+		var back Num
+		var wantBack decimal.Decimal
+		_ = wantBack.UnmarshalJSON(want)
+		if err := back.UnmarshalJSON(got); err != nil || !sameDecimal(back.Decimal(), wantBack) {
+			t.Errorf("%s: read back %s, want %s (%v)", s, back, wantBack, err)
+		}
+	}
+	var n Num
+	if err := n.UnmarshalJSON([]byte(`"1e"`)); err == nil {
+		t.Error(`"1e" read as a figure`)
 	}
 }
 

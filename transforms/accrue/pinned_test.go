@@ -220,6 +220,7 @@ func dumpStore(s MemoryStore) string {
 var (
 	decimalType     = reflect.TypeOf(decimal.Decimal{})
 	nullDecimalType = reflect.TypeOf(decimal.NullDecimal{})
+	numType         = reflect.TypeOf(Num{})
 	timeType        = reflect.TypeOf(time.Time{})
 )
 
@@ -232,6 +233,9 @@ func dumpValue(b *strings.Builder, v reflect.Value) {
 	case decimalType:
 		d := v.Interface().(decimal.Decimal)
 		fmt.Fprintf(b, "%se%d", d.Coefficient(), d.Exponent())
+		return
+	case numType:
+		dumpValue(b, reflect.ValueOf(v.Interface().(Num).Decimal()))
 		return
 	case nullDecimalType:
 		n := v.Interface().(decimal.NullDecimal)

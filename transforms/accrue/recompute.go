@@ -441,13 +441,12 @@ func (p *Processor) swap(c *pipeline.Context[Entry], r *RunState, partition int3
 		if nu != nil {
 			np = nu.clone()
 		} else {
-			np = &PeriodState{ProgramID: old.ProgramID, Period: old.Period, RepID: old.RepID, Measure: decimal.Zero,
-				Count: decimal.Zero, Override: decimal.Zero}
+			np = &PeriodState{ProgramID: old.ProgramID, Period: old.Period, RepID: old.RepID}
 		}
 		was := decimal.Zero
 		np.Version, np.Crossed, np.Near, np.Badges = 1, nil, nil, nil
 		if old != nil {
-			was = old.Earned
+			was = old.Earned.Decimal()
 			np.Version = old.Version + 1
 			// What fired stays fired: the rep was told.
 			np.Crossed, np.Near, np.Badges = slices.Clone(old.Crossed), slices.Clone(old.Near), slices.Clone(old.Badges)
@@ -459,7 +458,7 @@ func (p *Processor) swap(c *pipeline.Context[Entry], r *RunState, partition int3
 			np.Idle, np.Ending = time.Time{}, false
 		}
 		st, _ := p.Engine().Statement(np)
-		np.Earned = st.Earned
+		np.Earned = NumOf(st.Earned)
 		if d := st.Earned.Sub(was); !d.IsZero() {
 			out.Accruals = append(out.Accruals, Accrual{ID: input + "#" + np.ProgramID + "/" + np.Period + "/" + np.RepID,
 				ProgramID: np.ProgramID, ProgramVersion: st.ProgramVersion, Period: np.Period, RepID: np.RepID,

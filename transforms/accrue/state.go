@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/accrue/accrue/pipeline"
-	"github.com/shopspring/decimal"
 )
 
 // Store is the keyed state the engine reads and writes: the accrual stage's
@@ -64,18 +63,18 @@ type PeriodState struct {
 	RepID     string `json:"rep_id"`
 	// Measure is the period measure M so far (0 for a manager who only
 	// earns overrides).
-	Measure decimal.Decimal `json:"measure"`
+	Measure Num `json:"measure"`
 	// Count is the count measure (+share a sale, −share a cancel), kept
 	// whatever the program measures, for count badges.
-	Count decimal.Decimal `json:"count"`
+	Count Num `json:"count"`
 	// Spiffs are each spiff's period total before its max_per_period cap,
 	// by spiff id, in id order.
 	Spiffs []Amount `json:"spiffs,omitempty"`
 	// Override is the total of the overrides earned on reports.
-	Override decimal.Decimal `json:"override"`
+	Override Num `json:"override"`
 	// Earned is the rounded earned of the last emission; the next delta is
 	// measured from it.
-	Earned decimal.Decimal `json:"earned"`
+	Earned Num `json:"earned"`
 	// Version counts the snapshots emitted.
 	Version int64 `json:"version"`
 	// Crossed, Near and Badges are what has fired this period: attainment
@@ -102,25 +101,25 @@ func (p *PeriodState) timersSet() bool {
 
 // Amount is an exact amount under an id (a spiff's).
 type Amount struct {
-	ID     string          `json:"id"`
-	Amount decimal.Decimal `json:"amount"`
+	ID     string `json:"id"`
+	Amount Num    `json:"amount"`
 }
 
 // SaleState is what one recipient got from one sale: the sale's figures,
 // what came back so far, and the contribution to each program it counted
 // in, so that a return or cancel reverses exactly that.
 type SaleState struct {
-	RepID     string          `json:"rep_id"`
-	Source    string          `json:"source"`
-	TxnID     string          `json:"txn_id"`
-	EventID   string          `json:"event_id"`
-	EventTime time.Time       `json:"event_time"`
-	Share     decimal.Decimal `json:"share"`
+	RepID     string    `json:"rep_id"`
+	Source    string    `json:"source"`
+	TxnID     string    `json:"txn_id"`
+	EventID   string    `json:"event_id"`
+	EventTime time.Time `json:"event_time"`
+	Share     Num       `json:"share"`
 	// Amount is the sale's own amount in its own Currency; Returned the
 	// total of its returns so far, in the same currency.
-	Amount   decimal.Decimal `json:"amount"`
-	Currency string          `json:"currency"`
-	Returned decimal.Decimal `json:"returned"`
+	Amount   Num    `json:"amount"`
+	Currency string `json:"currency"`
+	Returned Num    `json:"returned"`
 	// Cancelled is set once a cancel arrived.
 	Cancelled bool `json:"cancelled,omitempty"`
 	// Programs are the programs the sale counted in for this rep.
@@ -137,14 +136,14 @@ type SaleProgram struct {
 	WindowDays int `json:"window_days"`
 	// Rate is the FX rate of the measure's currency into the program's
 	// currency on the sale's date (1 for quantity and count).
-	Rate decimal.Decimal `json:"rate"`
+	Rate Num `json:"rate"`
 	// Contribution is the measure contribution; Reversed how much of it
 	// returns have taken back so far.
-	Contribution decimal.Decimal `json:"contribution"`
-	Reversed     decimal.Decimal `json:"reversed"`
+	Contribution Num `json:"contribution"`
+	Reversed     Num `json:"reversed"`
 	// Returned is the total returned amount this program has reversed
 	// (returns after the clawback window are not in it).
-	Returned decimal.Decimal `json:"returned"`
+	Returned Num `json:"returned"`
 	// Spiffs are the spiffs the sale earned, by spiff id.
 	Spiffs []Amount `json:"spiffs,omitempty"`
 	// Overrides are the managers who earn on the contribution, as of the
@@ -154,9 +153,9 @@ type SaleProgram struct {
 
 // Manager is one link of a rep's management chain that earns overrides.
 type Manager struct {
-	RepID string          `json:"rep_id"`
-	Level int             `json:"level"`
-	Rate  decimal.Decimal `json:"rate"`
+	RepID string `json:"rep_id"`
+	Level int    `json:"level"`
+	Rate  Num    `json:"rate"`
 }
 
 // clone is a copy of p to change. Spiffs are changed in place and so
@@ -180,17 +179,17 @@ func (s *SaleState) clone() *SaleState {
 }
 
 // spiff returns the total of spiff id.
-func spiffTotal(as []Amount, id string) decimal.Decimal {
+func spiffTotal(as []Amount, id string) Num {
 	for _, a := range as {
 		if a.ID == id {
 			return a.Amount
 		}
 	}
-	return decimal.Zero
+	return Num{}
 }
 
 // addAmount adds v to id's total, keeping as in id order.
-func addAmount(as []Amount, id string, v decimal.Decimal) []Amount {
+func addAmount(as []Amount, id string, v fig) []Amount {
 	i, found := slices.BinarySearchFunc(as, id, func(a Amount, id string) int {
 		switch {
 		case a.ID < id:
@@ -201,8 +200,8 @@ func addAmount(as []Amount, id string, v decimal.Decimal) []Amount {
 		return 0
 	})
 	if found {
-		as[i].Amount = add(as[i].Amount, v)
+		as[i].Amount = as[i].Amount.plus(v)
 		return as
 	}
-	return slices.Insert(as, i, Amount{ID: id, Amount: v})
+	return slices.Insert(as, i, Amount{ID: id, Amount: numOf(v)})
 }

@@ -23,7 +23,7 @@ type figures struct {
 func (e *Engine) figures(f *family, ps *PeriodState, scratch []bandPay) (figures, []bandPay) {
 	v := f.governing(ps.Period)
 	fg := figures{v: v, qf: e.quota(f, v, ps.RepID, ps.Period)}
-	fg.commission, scratch = commission(&v.Tiers, figOf(ps.Measure), fg.qf, scratch)
+	fg.commission, scratch = commission(&v.Tiers, ps.Measure.fig(), fg.qf, scratch)
 	fg.spiff = zeroFig
 	for _, a := range ps.Spiffs {
 		fg.spiff = figAdd(fg.spiff, capSpiff(v, a))
@@ -33,7 +33,7 @@ func (e *Engine) figures(f *family, ps *PeriodState, scratch []bandPay) (figures
 		pay, fg.capped = v.cap, true
 	}
 	fg.r.minor = f.minor
-	fg.earned = fg.r.round(figAdd(pay, figOf(ps.Override)))
+	fg.earned = fg.r.round(figAdd(pay, ps.Override.fig()))
 	return fg, scratch
 }
 
@@ -69,12 +69,12 @@ func capSpiff(v *version, a Amount) fig {
 		if v.Spiffs[i].ID != a.ID {
 			continue
 		}
-		if limit := v.spiffCaps[i]; limit.Valid && cmp(a.Amount, limit.Decimal) > 0 {
+		if limit := v.spiffCaps[i]; limit.Valid && figCmp(a.Amount.fig(), figOf(limit.Decimal)) > 0 {
 			return figOf(limit.Decimal)
 		}
 		break
 	}
-	return figOf(a.Amount)
+	return a.Amount.fig()
 }
 
 // quota is the figures of rep's quota in a period (§4.3): by_rep, else
@@ -100,17 +100,19 @@ func (e *Engine) quota(f *family, v *version, repID, label string) *quotaFigs {
 func (e *Engine) statement(f *family, ps *PeriodState, fg *figures) Statement {
 	s := Statement{
 		ProgramID: f.id, ProgramVersion: fg.v.Version, Period: ps.Period, RepID: ps.RepID,
-		Currency: f.currency, MeasureKind: f.measure, Measure: ps.Measure, Quota: fg.qf.q,
+		Currency: f.currency, MeasureKind: f.measure, Quota: fg.qf.q,
 		Commission: fg.r.round(fg.commission),
 		Spiff:      fg.r.round(fg.spiff),
-		Override:   fg.r.round(figOf(ps.Override)),
+		Override:   fg.r.round(ps.Override.fig()),
 		Earned:     fg.earned, Capped: fg.capped, MinorUnits: f.minor,
 	}
 	if s.MeasureKind == program.Amount || s.MeasureKind == program.Margin {
-		s.Measure = fg.r.round(figOf(ps.Measure))
+		s.Measure = fg.r.round(ps.Measure.fig())
+	} else {
+		s.Measure = ps.Measure.Decimal()
 	}
 	if fg.qf.q.Valid {
-		s.Attainment = decimal.NewNullDecimal(divAttainment(ps.Measure, fg.qf.q.Decimal))
+		s.Attainment = decimal.NewNullDecimal(divAttainment(ps.Measure.Decimal(), fg.qf.q.Decimal))
 	}
 	return s
 }

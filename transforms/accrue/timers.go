@@ -145,7 +145,7 @@ func (e *Engine) ending(f *family, v *version, ps *PeriodState, days int, at, en
 		}
 		reach = mul(reach, qf.q.Decimal)
 	}
-	m := figOf(ps.Measure)
+	m := ps.Measure.fig()
 	i, ok := nextBand(qf, m)
 	if !ok {
 		return Nudge{}, false

@@ -9,7 +9,6 @@ import (
 
 	"github.com/accrue/accrue/transforms/accrue/program"
 	"github.com/accrue/accrue/transforms/link"
-	"github.com/shopspring/decimal"
 )
 
 // BenchmarkTimers measures a partition's timers: n periods of one program
@@ -33,7 +32,7 @@ func BenchmarkTimers(b *testing.B) {
 		for i := range n {
 			rep := fmt.Sprintf("R-%d", i)
 			s[PeriodKey("ae", "2026-11", rep)] = State{Period: &PeriodState{ProgramID: "ae", Period: "2026-11", RepID: rep,
-				Measure: decimal.NewFromInt(4000), Count: decimal.NewFromInt(1), Override: decimal.Zero, Earned: decimal.Zero,
+				Measure: num("4000"), Count: num("1"),
 				LastSale: base.Add(time.Duration(i) * time.Second)}}
 		}
 		b.Run(fmt.Sprintf("rebuild/timers=%d", n), func(b *testing.B) {

@@ -292,8 +292,8 @@ func TestTimersRejectedCreditMovesNothing(t *testing.T) {
 }
 
 func TestTimerCodecRoundTrip(t *testing.T) {
-	p := &PeriodState{ProgramID: "ae", Period: "2026-11", RepID: "R-1", Measure: d("1"), Count: d("1"),
-		Override: d("0"), Earned: d("0"), LastSale: at("2026-11-03T10:15:00.5Z"), Idle: at("2026-11-01"), Ending: true}
+	p := &PeriodState{ProgramID: "ae", Period: "2026-11", RepID: "R-1", Measure: num("1"), Count: num("1"),
+		Override: num("0"), Earned: num("0"), LastSale: at("2026-11-03T10:15:00.5Z"), Idle: at("2026-11-01"), Ending: true}
 	got, err := Codec{}.Decode(Codec{}.Encode(nil, State{Period: p}))
 	if err != nil {
 		t.Fatal(err)
