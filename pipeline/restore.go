@@ -14,9 +14,12 @@ import (
 //
 // It runs after the group has handed out the partitions and their committed
 // offsets, and RequireStableFetchOffsets makes that hand-out wait for any
-// transaction of the previous owner to finish. So the changelog's last
-// stable offset, read now, covers exactly the transactions whose input
-// offsets are committed: state and position recover together.
+// transaction of the previous owner to finish. That finish is its marker in
+// the offsets topic; the coordinator writes the markers of the changelog's
+// partitions apart, and under load later. So the restore first waits until
+// no transaction is open on the partitions it restores (stableEnds): then
+// the changelog's last stable offset covers exactly the transactions whose
+// input offsets are committed, and state and position recover together.
 func (s *Stage[S]) restoreNew(ctx context.Context, fetches kgo.Fetches) error {
 	var missing []int32
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -40,7 +43,14 @@ func (s *Stage[S]) restoreParts(ctx context.Context, missing []int32) error {
 	}
 	s.ready.Store(false)
 	start := time.Now()
-	states, n, err := restorePartitions(ctx, s.admin, s.cfg.ClientOpts, s.cfg.Brokers, s.cfg.Changelog, missing, s.codec)
+	logged := false
+	waiting := func(d time.Duration) {
+		if d > 2*time.Second && !logged {
+			logged = true
+			s.log.Info("waiting for a transaction open on the changelog to end before restoring", "partitions", missing)
+		}
+	}
+	states, n, err := restorePartitions(ctx, s.admin, s.cfg.ClientOpts, s.cfg.Brokers, s.cfg.Changelog, missing, s.codec, waiting)
 	if err != nil {
 		return fmt.Errorf("stage %s: restore state of partitions %v: %w", s.cfg.Name, missing, err)
 	}
@@ -55,14 +65,16 @@ func (s *Stage[S]) restoreParts(ctx context.Context, missing []int32) error {
 }
 
 // restorePartitions reads the changelog partitions from their start up to
-// their last stable offset (read_committed) and folds them into state.
+// their last stable offset (read_committed), once no transaction is open on
+// them, and folds them into state. waiting, when set, is called with the
+// time waited so far while a transaction is open.
 func restorePartitions[S any](ctx context.Context, admin *kgo.Client, extra []kgo.Opt, brokers []string,
-	changelog string, partitions []int32, codec Codec[S]) (map[int32]*partitionState[S], int, error) {
+	changelog string, partitions []int32, codec Codec[S], waiting func(time.Duration)) (map[int32]*partitionState[S], int, error) {
 
 	adm := kadm.NewClient(admin)
-	ends, err := adm.ListCommittedOffsets(ctx, changelog) // last stable offsets
+	ends, err := stableEnds(ctx, adm, changelog, partitions, waiting)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list end offsets: %w", err)
+		return nil, 0, err
 	}
 	starts, err := adm.ListStartOffsets(ctx, changelog)
 	if err != nil {
@@ -155,4 +167,42 @@ func restorePartitions[S any](ctx context.Context, admin *kgo.Client, extra []kg
 		}
 	}
 	return states, n, nil
+}
+
+// stableEnds are the last stable offsets of the changelog's partitions at a
+// moment when each equals its partition's high watermark: no transaction
+// is open on them. Only a partition's owner writes it, so what is open is
+// the previous owner's last transaction, whose markers are on their way,
+// or a frozen instance's, which the coordinator aborts after its timeout.
+func stableEnds(ctx context.Context, adm *kadm.Client, changelog string, partitions []int32, waiting func(time.Duration)) (kadm.ListedOffsets, error) {
+	start := time.Now()
+	for {
+		stable, err := adm.ListCommittedOffsets(ctx, changelog)
+		if err != nil {
+			return nil, fmt.Errorf("list end offsets: %w", err)
+		}
+		high, err := adm.ListEndOffsets(ctx, changelog)
+		if err != nil {
+			return nil, fmt.Errorf("list end offsets: %w", err)
+		}
+		open := false
+		for _, p := range partitions {
+			l, lok := stable.Lookup(changelog, p)
+			h, hok := high.Lookup(changelog, p)
+			if lok && hok && l.Err == nil && h.Err == nil && l.Offset < h.Offset {
+				open = true
+			}
+		}
+		if !open {
+			return stable, nil
+		}
+		if waiting != nil {
+			waiting(time.Since(start))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
