@@ -183,7 +183,7 @@ func stableEnds(ctx context.Context, adm *kadm.Client, changelog string, partiti
 		}
 		high, err := adm.ListEndOffsets(ctx, changelog)
 		if err != nil {
-			return nil, fmt.Errorf("list end offsets: %w", err)
+			return nil, fmt.Errorf("list high watermarks: %w", err)
 		}
 		open := false
 		for _, p := range partitions {

@@ -141,13 +141,10 @@ func appendBig(dst []byte, c *big.Int) []byte {
 // returns a zero value, so a decoder reads a whole value and checks once.
 // A Reader is not safe for concurrent use.
 type Reader struct {
-	b  []byte
-	s  string // b as a string, made once: the strings read are pieces of it
-	at int
-	// NewSmall, when set, builds the decimals whose coefficient fits an
-	// int64 (a caller's shared zeros, say); nil means decimal.New.
-	NewSmall func(c int64, exp int32) decimal.Decimal
-	err      error
+	b   []byte
+	s   string // b as a string, made once: the strings read are pieces of it
+	at  int
+	err error
 }
 
 // NewReader returns a Reader over b. Strings read share one copy of b;
@@ -302,7 +299,7 @@ func (r *Reader) Time() time.Time {
 func (r *Reader) Decimal() decimal.Decimal {
 	c, e, d, small := r.DecimalWords()
 	if small {
-		return r.small(c, e)
+		return decimal.New(c, e)
 	}
 	return d
 }
@@ -352,7 +349,7 @@ func (r *Reader) AnyDecimal() decimal.Decimal {
 		return decimal.Decimal{}
 	}
 	if h&1 == 0 {
-		return r.small(unzigzag(h>>1), e)
+		return decimal.New(unzigzag(h>>1), e)
 	}
 	neg, mag := r.magnitude(h >> 1)
 	if r.err != nil {
@@ -384,13 +381,6 @@ func (r *Reader) magnitude(n uint64) (bool, []byte) {
 	mag := r.b[r.at+1 : r.at+1+int(n)]
 	r.at += 1 + int(n)
 	return neg, mag
-}
-
-func (r *Reader) small(c int64, exp int32) decimal.Decimal {
-	if r.NewSmall != nil {
-		return r.NewSmall(c, exp)
-	}
-	return decimal.New(c, exp)
 }
 
 func unzigzag(z uint64) int64 { return int64(z>>1) ^ -int64(z&1) }

@@ -213,15 +213,6 @@ func TestStickyError(t *testing.T) {
 	}
 }
 
-func TestNewSmall(t *testing.T) {
-	shared := decimal.New(0, -2)
-	r := NewReader(AppendDecimal(nil, decimal.New(0, -2)))
-	r.NewSmall = func(c int64, exp int32) decimal.Decimal { return shared }
-	if d := r.Decimal(); d != shared {
-		t.Error("NewSmall not used")
-	}
-}
-
 func FuzzDecimalRoundTrip(f *testing.F) {
 	f.Add([]byte{4, 26}, int32(-2), false)
 	f.Add([]byte{0x0d, 0xe0, 0xb6, 0xb3, 0xa7, 0x64, 0, 0}, int32(0), true)
